@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander';
+import { registerMode } from './mode.js';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  runtime failure (the kernel refused, a file could not be read, ...)
+  2  usage error (bad flag or name, a knob this cgroup version lacks)
+  137  (cgroup exec) the command was killed by the kernel's OOM killer
+
+Every path oomwatch touches can be moved with the global options, so it can be
+pointed at a fixture tree or a container's view of the host.`;
+
+export function buildProgram(): Command {
+  const program = new Command('oomwatch');
+  program
+    .description(
+      'Which process did the kernel kill for lack of memory, in which cgroup,\n' +
+        'and how close is everything else to the same fate? (cgroup v1, v2 and hybrid)',
+    )
+    .version(process.env['npm_package_version'] ?? '0.1.0')
+    .option('--cgroup-root <dir>', 'where cgroup hierarchies are mounted', '/sys/fs/cgroup')
+    .option('--proc-root <dir>', 'the proc filesystem', '/proc')
+    .option('--kmsg <path>', 'the kernel log device', '/dev/kmsg')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride();
+  registerMode(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; every other commander error is a usage error.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    throw err;
+  }
+}
