@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCgroup } from './cgroup/index.js';
 import { registerMode } from './mode.js';
 
 const EXIT_CODES_HELP = `
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride();
   registerMode(program);
+  registerCgroup(program);
   return program;
 }
 

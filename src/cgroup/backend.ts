@@ -1,0 +1,121 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { OomwatchError, isErrno } from '../errors.js';
+import type { MemoryEvents } from './files/memoryEvents.js';
+import type { MemoryPressure } from './files/memoryPressure.js';
+import type { CgroupWrite, LimitsSpec } from './limits.js';
+
+/**
+ * A memory cgroup's state in the v2 vocabulary, whichever version the host runs.
+ * null: the kernel has no such file on this version; Infinity never appears (unlimited is null).
+ */
+export interface CgroupStats {
+  path: string;
+  version: 1 | 2;
+  current: number;
+  max: number | null;
+  high: number | null;
+  low: number | null;
+  swap_max: number | null;
+  peak: number | null;
+  working_set: number;
+  /** v1: max = memory.failcnt, oom_kill from memory.oom_control, the rest null. */
+  events: MemoryEvents;
+  /** v2 memory.events.local (this level only); null on v1 or kernels without it. */
+  events_local: MemoryEvents | null;
+  /** v2 memory.pressure (PSI); null on v1 or kernels without PSI. */
+  pressure: MemoryPressure | null;
+  oom_group: boolean | null;
+  /** v1 memory.oom_control; null on v2. */
+  oom_kill_disable: boolean | null;
+  under_oom: boolean | null;
+  pids: number[];
+}
+
+/** The operations `oomwatch cgroup` needs, one implementation per cgroup version. Paths are kernel form (`/a/b`). */
+export interface MemoryBackend {
+  readonly version: 1 | 2;
+  readonly mount: string;
+  dir(path: string): string;
+  exists(path: string): boolean;
+  /** Create the cgroup and missing ancestors; returns the paths it created, top down. */
+  create(path: string): string[];
+  /** Translate a spec to writes for this cgroup (pure translation plus what it must read now). */
+  writesFor(path: string, spec: LimitsSpec): CgroupWrite[];
+  apply(path: string, writes: readonly CgroupWrite[]): void;
+  stats(path: string): CgroupStats;
+  pids(path: string): number[];
+  /** Direct child cgroups, as kernel paths. */
+  children(path: string): string[];
+  classify(path: string, pid: number): void;
+  /** Kill every process in the cgroup (and its descendants) and wait until it is empty. */
+  killAll(path: string, timeoutMs?: number): Promise<void>;
+  /** rmdir; the cgroup must have no processes and no children. */
+  remove(path: string): void;
+}
+
+/** Turn a filesystem error on a cgroup file into an error that names the cgroup, the file and the fix. */
+export function cgroupFsError(err: unknown, op: string, cgroup: string, file: string): OomwatchError {
+  if (isErrno(err, 'EACCES', 'EPERM', 'EROFS')) {
+    return new OomwatchError('ENOTROOT', `cannot ${op} cgroup ${cgroup} (${file}): permission denied; run as root, or delegate this subtree to your user`, { cause: err });
+  }
+  if (isErrno(err, 'ENOENT')) {
+    return new OomwatchError('ENOCGROUP', `cannot ${op} cgroup ${cgroup}: ${file} does not exist; check the name with 'oomwatch cgroup ls'`, { cause: err });
+  }
+  if (isErrno(err, 'EBUSY')) {
+    return new OomwatchError('EBUSY', `cannot ${op} cgroup ${cgroup} (${file}): the kernel says busy (${(err as Error).message})`, { cause: err });
+  }
+  if (isErrno(err, 'EINVAL')) {
+    return new OomwatchError('EREJECTED', `cannot ${op} cgroup ${cgroup}: the kernel rejected the value for ${file} (invalid argument)`, { cause: err });
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new OomwatchError('EIO', `cannot ${op} cgroup ${cgroup} (${file}): ${msg}`, { cause: err });
+}
+
+/** Read a control file; undefined when the kernel does not have it (ENOENT). */
+export function readOptional(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+/** Write one value to a control file, the whole value in one write(2), as cgroupfs expects. */
+export function writeControl(file: string, value: string): void {
+  writeFileSync(file, value);
+}
+
+export function childDirs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Kill a cgroup tree without cgroup.kill: SIGKILL every member by PID, descendants first, until
+ * the tree is empty. A process forking meanwhile is caught by the next round.
+ */
+export async function killByPid(backend: MemoryBackend, path: string, timeoutMs: number): Promise<void> {
+  for (const child of backend.children(path)) await killByPid(backend, child, timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pids = backend.pids(path);
+    if (pids.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new OomwatchError('EBUSY', `cgroup ${path} still has processes ${pids.join(' ')} after SIGKILL for ${timeoutMs} ms (stuck in uninterruptible sleep?)`);
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (err) {
+        // ESRCH: it exited between the read of cgroup.procs and the kill.
+        if (!isErrno(err, 'ESRCH')) throw err;
+      }
+    }
+    await sleep(10);
+  }
+}

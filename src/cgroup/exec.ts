@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Writable } from 'node:stream';
+import type { MemoryBackend } from './backend.js';
+
+export interface ExecResult {
+  /** The exit status oomwatch should exit with: the child's code, or 128 + signal number. */
+  status: number;
+  signal: NodeJS.Signals | null;
+  pid: number;
+  /** Kills the kernel counted in the cgroup while the command ran (v1 oom_control / v2 memory.events oom_kill). */
+  oomKills: number;
+  /** True when the command itself died of SIGKILL and the cgroup's oom_kill counter rose meanwhile. */
+  killedByOom: boolean;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGINT', 'SIGQUIT'];
+
+/**
+ * Run argv inside the cgroup from its first instruction. A small shell is started, waiting on fd 3;
+ * oomwatch moves it into the cgroup by PID (so errors come with oomwatch's own messages), then lets it
+ * exec the command, which therefore never runs a single instruction outside the cgroup.
+ * Signals sent to oomwatch are passed to the command. (SIGINT/SIGQUIT are not forwarded when stdin is
+ * a terminal: the terminal already delivers them to the whole foreground process group.)
+ */
+export async function execInCgroup(backend: MemoryBackend, path: string, argv: readonly string[]): Promise<ExecResult> {
+  const oomBefore = backend.stats(path).events.oom_kill ?? 0;
+  const child = spawn('/bin/sh', ['-c', 'read go <&3 && exec 3<&- && exec "$@"', 'oomwatch-exec', ...argv], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) {
+    await new Promise((r) => child.once('error', r));
+    throw new Error('cannot start /bin/sh to run the command');
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const gate = child.stdio[3] as Writable;
+  try {
+    backend.classify(path, pid);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
+  gate.end('go\n');
+
+  const forwarded = FORWARDED.filter((s) => !(process.stdin.isTTY && (s === 'SIGINT' || s === 'SIGQUIT')));
+  const handlers = forwarded.map((sig) => {
+    const h = () => child.kill(sig);
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  const { code, signal } = await exited;
+  for (const [sig, h] of handlers) process.off(sig, h);
+
+  let oomAfter = oomBefore;
+  try {
+    oomAfter = backend.stats(path).events.oom_kill ?? 0;
+  } catch {
+    // The cgroup was removed while the command ran: no counter to compare, report no OOM.
+  }
+  const oomKills = Math.max(0, oomAfter - oomBefore);
+  const status = code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0));
+  return { status, signal, pid, oomKills, killedByOom: signal === 'SIGKILL' && oomKills > 0 };
+}

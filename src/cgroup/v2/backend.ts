@@ -1,0 +1,211 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { NotSupportedError, OomwatchError, isErrno } from '../../errors.js';
+import {
+  type CgroupStats, type MemoryBackend, childDirs, cgroupFsError, killByPid, readOptional, sleep, writeControl,
+} from '../backend.js';
+import { parseMemoryEvents } from '../files/memoryEvents.js';
+import { parseMemoryPressure } from '../files/memoryPressure.js';
+import { parseMemoryStat, workingSet } from '../files/memoryStat.js';
+import { parseMemoryValue, parsePidList } from '../files/memoryValue.js';
+import { type CgroupWrite, type LimitsSpec, v2Writes } from '../limits.js';
+import { ancestors, cgroupDir } from '../name.js';
+
+const words = (text: string | undefined) => (text ?? '').trim().split(/\s+/).filter(Boolean);
+
+/** cgroup v2 memory controller (Documentation/admin-guide/cgroup-v2.rst, "Memory"). */
+export class V2MemoryBackend implements MemoryBackend {
+  readonly version = 2 as const;
+  constructor(readonly mount: string) {}
+
+  dir(path: string): string {
+    return cgroupDir(this.mount, path);
+  }
+
+  exists(path: string): boolean {
+    return existsSync(join(this.dir(path), 'cgroup.procs'));
+  }
+
+  private read(path: string, file: string): string {
+    try {
+      return readFileSync(join(this.dir(path), file), 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') && file.startsWith('memory.') && this.exists(path)) {
+        throw new OomwatchError(
+          'ECONTROLLER',
+          `cgroup ${path} has no ${file}: the memory controller is not enabled for it; ` +
+            `add it with 'echo +memory > ${join(this.dir(path), '..', 'cgroup.subtree_control')}' (or create it with 'oomwatch cgroup create', which does that)`,
+          { cause: err },
+        );
+      }
+      throw cgroupFsError(err, 'read', path, file);
+    }
+  }
+
+  private optional(path: string, file: string): string | undefined {
+    try {
+      return readOptional(join(this.dir(path), file));
+    } catch (err) {
+      throw cgroupFsError(err, 'read', path, file);
+    }
+  }
+
+  /**
+   * Make sure the memory controller is available in `parent` and enabled for its children.
+   * The kernel refuses (EBUSY) to enable a controller in the subtree_control of a non-root cgroup
+   * that has processes of its own: the "no internal processes" rule.
+   */
+  private enableMemoryFor(parent: string): void {
+    const dir = this.dir(parent);
+    if (!words(this.read(parent, 'cgroup.controllers')).includes('memory')) {
+      throw new OomwatchError(
+        'ECONTROLLER',
+        `the memory controller is not available in cgroup ${parent} (${join(dir, 'cgroup.controllers')} lacks "memory"): ` +
+          `enable it in its parent's cgroup.subtree_control, or on a systemd host create cgroups under a delegated unit (Delegate=yes)`,
+      );
+    }
+    if (words(this.read(parent, 'cgroup.subtree_control')).includes('memory')) return;
+    try {
+      writeControl(join(dir, 'cgroup.subtree_control'), '+memory');
+    } catch (err) {
+      if (isErrno(err, 'EBUSY')) {
+        const pids = this.pids(parent);
+        throw new OomwatchError(
+          'EBUSY',
+          `cannot enable the memory controller for the children of cgroup ${parent}: it holds processes of its own (${pids.slice(0, 10).join(' ')}), ` +
+            `and cgroup v2's "no internal processes" rule forbids that; move them into a leaf cgroup first (e.g. ${parent === '/' ? '' : parent}/leaf)`,
+          { cause: err },
+        );
+      }
+      throw cgroupFsError(err, 'enable +memory in', parent, 'cgroup.subtree_control');
+    }
+  }
+
+  create(path: string): string[] {
+    const created: string[] = [];
+    const chain = [...ancestors(path), path];
+    let parent = '/';
+    for (const p of chain) {
+      this.enableMemoryFor(parent);
+      try {
+        mkdirSync(this.dir(p));
+        created.push(p);
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw cgroupFsError(err, 'create', p, this.dir(p));
+      }
+      parent = p;
+    }
+    return created;
+  }
+
+  writesFor(_path: string, spec: LimitsSpec): CgroupWrite[] {
+    return v2Writes(spec);
+  }
+
+  apply(path: string, writes: readonly CgroupWrite[]): void {
+    for (const w of writes) {
+      try {
+        writeControl(join(this.dir(path), w.file), w.value);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') && this.exists(path)) {
+          if (w.file === 'memory.swap.max') {
+            throw new NotSupportedError(`--swap: cgroup ${path} has no memory.swap.max: this kernel has no swap accounting (CONFIG_MEMCG_SWAP, or swapaccount=0)`);
+          }
+          if (w.file === 'memory.oom.group') {
+            throw new NotSupportedError(`--oom-group: cgroup ${path} has no memory.oom.group: the kernel is older than 4.19`);
+          }
+        }
+        throw cgroupFsError(err, 'configure', path, `${w.file}=${w.value}`);
+      }
+    }
+  }
+
+  pids(path: string): number[] {
+    return parsePidList(this.read(path, 'cgroup.procs'), join(this.dir(path), 'cgroup.procs'));
+  }
+
+  children(path: string): string[] {
+    try {
+      return childDirs(this.dir(path)).map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
+    } catch (err) {
+      throw cgroupFsError(err, 'list', path, this.dir(path));
+    }
+  }
+
+  stats(path: string): CgroupStats {
+    if (path === '/') {
+      throw new NotSupportedError('the root cgroup has no memory.current or memory.max on cgroup v2; show a child cgroup, or read /proc/meminfo for the host');
+    }
+    const dir = this.dir(path);
+    const value = (file: string) => parseMemoryValue(this.read(path, file), join(dir, file));
+    const optValue = (file: string) => {
+      const t = this.optional(path, file);
+      return t === undefined ? null : parseMemoryValue(t, join(dir, file));
+    };
+    const current = value('memory.current') ?? 0;
+    const stat = parseMemoryStat(this.read(path, 'memory.stat'), join(dir, 'memory.stat'));
+    const local = this.optional(path, 'memory.events.local');
+    const pressure = this.optional(path, 'memory.pressure');
+    const group = this.optional(path, 'memory.oom.group');
+    return {
+      path,
+      version: 2,
+      current,
+      max: value('memory.max'),
+      high: value('memory.high'),
+      low: value('memory.low'),
+      swap_max: optValue('memory.swap.max'),
+      peak: optValue('memory.peak'),
+      working_set: workingSet(current, stat, 2),
+      events: parseMemoryEvents(this.read(path, 'memory.events'), join(dir, 'memory.events')),
+      events_local: local === undefined ? null : parseMemoryEvents(local, join(dir, 'memory.events.local')),
+      pressure: pressure === undefined ? null : parseMemoryPressure(pressure, join(dir, 'memory.pressure')),
+      oom_group: group === undefined ? null : group.trim() === '1',
+      oom_kill_disable: null,
+      under_oom: null,
+      pids: this.pids(path),
+    };
+  }
+
+  classify(path: string, pid: number): void {
+    try {
+      writeControl(join(this.dir(path), 'cgroup.procs'), String(pid));
+    } catch (err) {
+      if (isErrno(err, 'ESRCH')) throw new OomwatchError('EIO', `cannot move pid ${pid} into cgroup ${path}: no such process`, { cause: err });
+      if (isErrno(err, 'EBUSY', 'EOPNOTSUPP')) {
+        const sub = words(this.optional(path, 'cgroup.subtree_control'));
+        throw new OomwatchError(
+          'EBUSY',
+          `cannot move pid ${pid} into cgroup ${path}: it enables controllers for its children (cgroup.subtree_control: ${sub.join(' ') || 'none'}), ` +
+            `and cgroup v2's "no internal processes" rule allows processes only in leaves; use a child cgroup such as ${path}/leaf`,
+          { cause: err },
+        );
+      }
+      throw cgroupFsError(err, `move pid ${pid} into`, path, 'cgroup.procs');
+    }
+  }
+
+  /** cgroup.kill (5.14+) kills the whole subtree at once; older kernels fall back to SIGKILL by PID. */
+  async killAll(path: string, timeoutMs = 5000): Promise<void> {
+    const killFile = join(this.dir(path), 'cgroup.kill');
+    if (!existsSync(killFile)) return killByPid(this, path, timeoutMs);
+    try {
+      writeControl(killFile, '1');
+    } catch (err) {
+      throw cgroupFsError(err, 'kill the processes of', path, 'cgroup.kill');
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (/^populated 1$/m.test(this.read(path, 'cgroup.events'))) {
+      if (Date.now() > deadline) throw new OomwatchError('EBUSY', `cgroup ${path} is still populated ${timeoutMs} ms after cgroup.kill`);
+      await sleep(5);
+    }
+  }
+
+  remove(path: string): void {
+    try {
+      rmdirSync(this.dir(path));
+    } catch (err) {
+      throw cgroupFsError(err, 'remove', path, this.dir(path));
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { OomwatchError } from '../../errors.js';
+import type { CgroupStats } from '../../cgroup/backend.js';
+import { formatBytes } from '../../cgroup/size.js';
+import { action, printJson } from '../common.js';
+import { addParentOption, target } from './options.js';
+
+const pct = (n: number, of: number | null) => (of === null || of === 0 ? '' : ` (${((100 * n) / of).toFixed(0)}% of limit)`);
+
+export function formatStats(s: CgroupStats, dir: string): string {
+  const ev = Object.entries(s.events)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k === 'max' && s.version === 1 ? 'max(failcnt)' : k}=${v as number}`)
+    .join(' ');
+  const lines = [
+    `cgroup ${s.path}  (cgroup v${s.version}, ${dir})`,
+    `  usage        ${formatBytes(s.current)}${pct(s.current, s.max)}`,
+    `  working set  ${formatBytes(s.working_set)}${pct(s.working_set, s.max)}`,
+    `  peak         ${formatBytes(s.peak)}`,
+    `  limit        ${s.max === null ? 'none' : formatBytes(s.max)}`,
+  ];
+  if (s.version === 2) lines.push(`  high         ${s.high === null ? 'none' : formatBytes(s.high)}`);
+  lines.push(`  ${s.version === 1 ? 'soft limit' : 'low       '}   ${s.low === null ? 'none' : formatBytes(s.low)}`);
+  lines.push(`  swap limit   ${s.swap_max === null ? 'none' : formatBytes(s.swap_max)}`);
+  if (s.oom_group !== null) lines.push(`  oom.group    ${s.oom_group ? 'on (an OOM kills the whole cgroup)' : 'off'}`);
+  if (s.oom_kill_disable !== null) lines.push(`  oom killer   ${s.oom_kill_disable ? 'DISABLED (tasks wait)' : 'enabled'}${s.under_oom ? ', UNDER OOM now' : ''}`);
+  lines.push(`  events       ${ev}`);
+  if (s.pressure !== null) {
+    const p = s.pressure;
+    lines.push(`  pressure     some avg10=${p.some.avg10}%${p.full === null ? '' : ` full avg10=${p.full.avg10}%`}`);
+  }
+  lines.push(`  pids         ${s.pids.length === 0 ? 'none' : s.pids.join(' ')}`);
+  return lines.join('\n');
+}
+
+export function registerShow(group: Command): void {
+  const cmd = group.command('show <name>').description('limits, usage, peak, working set, OOM and limit counters, member PIDs');
+  addParentOption(cmd)
+    .option('--json', 'print JSON in the v2 vocabulary for both versions (max: null = unlimited)')
+    .addHelpText('after', `
+On v1, events.max is memory.failcnt and events.oom_kill comes from memory.oom_control
+(it counts kills of this cgroup's own tasks); keys v1 lacks are null.
+
+Example:
+  oomwatch cgroup show batch/worker-1 --json`)
+    .action(
+      action((name: string, opts: { parent?: string; json?: boolean }, c: Command) => {
+        const { backend, path } = target(name, opts, c, true);
+        if (!backend.exists(path)) throw new OomwatchError('ENOCGROUP', `cgroup ${path} does not exist (${backend.dir(path)})`);
+        const s = backend.stats(path);
+        if (opts.json) printJson(s);
+        else process.stdout.write(`${formatStats(s, backend.dir(path))}\n`);
+      }),
+    );
+}
