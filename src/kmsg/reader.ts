@@ -14,7 +14,7 @@ import type { Roots } from '../roots.js';
 import { readBootId } from './bootId.js';
 import type { KmsgCursor } from './cursor.js';
 import { isKernelRecord, parseKmsgRecord, type KmsgRecord } from './record.js';
-import { CTL_PAUSE, CTL_RUN, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerMessage } from './readerProtocol.js';
+import { CTL_PAUSE, CTL_RUN, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
 import { SeqTracker, type LossReason } from './seq.js';
 
 /**
@@ -139,7 +139,8 @@ function openKmsg(roots: Pick<Roots, 'kmsg' | 'proc'>): number {
 /**
  * A running reader. Create it with {@link openKmsgReader}; end it with {@link KmsgReader.stop}.
  * `done` settles when the reader ends: resolved after stop(), rejected with an OomwatchError (code
- * EIO) when reading failed.
+ * EIO) when reading failed (await it, or the failure surfaces as an unhandled rejection).
+ * While it runs, its worker keeps the process alive.
  */
 export class KmsgReader {
   readonly bootId: string;
@@ -156,6 +157,8 @@ export class KmsgReader {
   private readonly s = { records: 0, foreign: 0, malformed: 0, truncated: 0, skipped: 0 };
   private stopping = false;
   private exited = false;
+  /** The first failure; `done` rejects with it once the worker has exited. */
+  private failure: OomwatchError | undefined;
   private resolveDone!: () => void;
   private rejectDone!: (err: Error) => void;
   private readyWaiters: { resolve: () => void; reject: (err: Error) => void } | undefined;
@@ -306,7 +309,7 @@ export class KmsgReader {
     this.readyWaiters = undefined;
   }
 
-  private onBatch(items: readonly (string | number)[]): void {
+  private onBatch(items: readonly WorkerItem[]): void {
     const out: KmsgEvent[] = [];
     for (const item of items) {
       if (item === ITEM_EPIPE) {
@@ -317,7 +320,6 @@ export class KmsgReader {
         this.s.truncated += 1;
         continue;
       }
-      if (typeof item !== 'string') continue;
       let record: KmsgRecord;
       try {
         record = parseKmsgRecord(item, this.path);
@@ -359,8 +361,6 @@ export class KmsgReader {
       for (const w of this.pauseWaiters.splice(0)) w();
     }
   }
-
-  private failure: OomwatchError | undefined;
 
   private onExit(): void {
     this.exited = true;
