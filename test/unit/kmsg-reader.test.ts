@@ -1,0 +1,123 @@
+/**
+ * The reader's handling of what it reads, without root: the device is replaced by a FIFO (a read()
+ * of a FIFO returns what one write() put in when the reader keeps up, like /dev/kmsg returns one
+ * record), so the test can feed malformed records and SEQ gaps the kernel would never produce.
+ * Skipping to a start position needs the device's backlog of one record per read(), which a FIFO
+ * cannot model: the real tests cover it.
+ * The real device is covered by test/real/kmsg-*.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, readdirSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { openKmsgReader, type KmsgEvent } from '../../src/kmsg/reader.js';
+import { OomwatchError, ParseError } from '../../src/errors.js';
+
+const BOOT = '0b9f6d3e-1c2a-4f5b-8e7d-6a5b4c3d2e1f';
+
+function fixture(t: { after: (fn: () => void) => void }): { proc: string; fifo: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'oomwatch-kmsg-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const proc = join(dir, 'proc');
+  mkdirSync(join(proc, 'sys/kernel/random'), { recursive: true });
+  writeFileSync(join(proc, 'sys/kernel/random/boot_id'), `${BOOT}\n`);
+  const fifo = join(dir, 'kmsg');
+  const r = spawnSync('mkfifo', [fifo]);
+  assert.equal(r.status, 0, `mkfifo failed: ${r.stderr}`);
+  return { proc, fifo };
+}
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function fdsPointingAt(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // the fd readdir itself used, already closed
+    }
+  }).length;
+}
+
+test('reader over a FIFO: records in order, malformed ones reported and skipped, gaps and foreign records counted', async (t) => {
+  const { proc, fifo } = fixture(t);
+  const events: KmsgEvent[] = [];
+  const reader = await openKmsgReader({ roots: { kmsg: fifo, proc }, from: 'start', onEvents: (e) => events.push(...e) });
+  t.after(() => reader.stop());
+  const w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(w));
+  const feed = [
+    '6,100,1000,-;first\n',
+    '6,101,1001,-;second\n SUBSYSTEM=usb\n',
+    'garbage without a prefix\n',
+    '6,103,1003,-;after the malformed one\n',
+    '14,104,1004,-;written by userspace\n',
+    '3,110,1010,-;after a gap of five\n',
+  ];
+  for (const [i, rec] of feed.entries()) {
+    writeSync(w, rec);
+    // One write per read(): wait until this one was delivered before writing the next.
+    await until(`item ${i}`, () => events.filter((e) => e.type !== 'lost').length === i + 1);
+  }
+  const kinds = events.map((e) => (e.type === 'record' ? e.record.seq : e.type));
+  assert.deepEqual(kinds, [100, 101, 'malformed', 103, 104, 'lost', 110]);
+  const malformed = events.find((e) => e.type === 'malformed');
+  assert.ok(malformed?.type === 'malformed');
+  assert.equal(malformed.raw, 'garbage without a prefix\n');
+  assert.ok(malformed.error instanceof ParseError);
+  const lost = events.find((e) => e.type === 'lost');
+  assert.deepEqual(lost, { type: 'lost', reason: 'gap', count: 5, fromSeq: 105, nextSeq: 110 });
+  const second = events[1];
+  assert.ok(second?.type === 'record');
+  assert.deepEqual(second.record.dict, { SUBSYSTEM: 'usb' });
+  const s = reader.stats();
+  assert.equal(s.records, 5);
+  assert.equal(s.malformed, 1);
+  assert.equal(s.foreign, 1);
+  assert.equal(s.lost, 5);
+  assert.equal(s.lostGap, 5);
+  assert.equal(s.overruns, 0);
+  assert.deepEqual(reader.cursor(), { bootId: BOOT, seq: 110 });
+});
+
+test('a cursor from another boot starts from the start, and says so', async (t) => {
+  const { proc, fifo } = fixture(t);
+  const stale = { bootId: '11111111-2222-3333-4444-555555555555', seq: 99 };
+  const reader = await openKmsgReader({ roots: { kmsg: fifo, proc }, from: stale, onEvents: () => undefined });
+  t.after(() => reader.stop());
+  assert.deepEqual(reader.position, { from: 'start', staleCursor: stale });
+  assert.equal(reader.cursor(), undefined);
+});
+
+test('stop() ends the worker, closes the fd and delivers nothing more', async (t) => {
+  const { proc, fifo } = fixture(t);
+  const events: KmsgEvent[] = [];
+  const before = fdsPointingAt(fifo);
+  const reader = await openKmsgReader({ roots: { kmsg: fifo, proc }, from: 'start', onEvents: (e) => events.push(...e) });
+  assert.equal(fdsPointingAt(fifo), before + 1);
+  const w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  writeSync(w, '6,1,1,-;one\n');
+  await until('one', () => events.length === 1);
+  closeSync(w);
+  await reader.stop();
+  assert.equal(fdsPointingAt(fifo), before);
+  await reader.done;
+  await reader.stop(); // idempotent
+  assert.equal(events.length, 1);
+});
+
+test('a missing device is an EIO OomwatchError naming the path', async (t) => {
+  const { proc } = fixture(t);
+  await assert.rejects(
+    openKmsgReader({ roots: { kmsg: '/nonexistent/kmsg', proc }, onEvents: () => undefined }),
+    (err: unknown) => err instanceof OomwatchError && err.code === 'EIO' && err.message.includes('/nonexistent/kmsg'),
+  );
+});
