@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerMode } from './mode.js';
+import { registerParse } from './parse.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride();
   registerMode(program);
+  registerParse(program);
   return program;
 }
 

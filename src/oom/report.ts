@@ -199,6 +199,15 @@ export class OomReportParser {
     this.close();
   }
 
+  /**
+   * The input starts over (another file, another boot in a journal): end what is open and forget
+   * the last SEQ, so that the next record is neither a gap nor a continuation.
+   */
+  boundary(): void {
+    this.end();
+    this.lastSeq = -1;
+  }
+
   /** SEQ bookkeeping and the foreign-facility gate. Returns false when the message is not the kernel's. */
   private admit(seq: number, tsUs: number, facility: number): boolean {
     if (seq >= 0) {
