@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerMode } from './mode.js';
 import { registerParse } from './parse.js';
+import { registerRank } from './rank.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerMode(program);
   registerParse(program);
+  registerRank(program);
   return program;
 }
 
