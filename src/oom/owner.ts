@@ -81,7 +81,9 @@ function containerIn(
 
 /** A pod in one path component, with its QoS class, or undefined. */
 function podIn(name: string, parent: string | undefined): { uid: string; qos: PodQos } | undefined {
-  const sd = SYSTEMD_POD.exec(name);
+  // `<pod slice>:<prefix>:<id>` (COLON_FORM) names the pod before its first colon.
+  const colon = name.indexOf(':');
+  const sd = SYSTEMD_POD.exec(colon < 0 ? name : name.slice(0, colon));
   if (sd !== null) {
     const uid = canonicalUid(sd[2] as string);
     if (uid === null) return undefined;
