@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerCgroup } from './cgroup/index.js';
 import { registerMode } from './mode.js';
+import { registerParse } from './parse.js';
+import { registerRank } from './rank.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerMode(program);
   registerCgroup(program);
+  registerParse(program);
+  registerRank(program);
   return program;
 }
 

@@ -1,0 +1,158 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { OomwatchError, isErrno } from '../errors.js';
+import { KernelLogFeeder, type FeedStats } from '../logfmt/feed.js';
+import type { OomKillEvent } from '../oom/event.js';
+import { OomReportParser, type OomParserStats } from '../oom/report.js';
+import { action } from './common.js';
+
+const HELP = `
+Reads a kernel log and prints every process the kernel's OOM killer killed, once, in input order.
+The form is detected line by line, so mixed or concatenated logs work:
+  raw /dev/kmsg records   (cat /dev/kmsg, as root)       PRIO,SEQ,TS_USEC,FLAGS;MESSAGE
+  dmesg                   (also -r, -x, -T, --time-format iso)
+  journalctl -k           (-o short, short-precise, short-monotonic, short-iso)
+  bare messages           (dmesg -t, a report pasted from a ticket)
+
+Only raw records (cat /dev/kmsg) and dmesg -x say which lines came from the kernel: lines
+written to /dev/kmsg by userspace are then ignored, whatever they say ("foreign"). In other
+forms such a forged line cannot be told from the kernel's; journalctl -k names its identifier,
+and lines not from "kernel" are foreign too. Gaps in the records'
+sequence numbers are reported as lost records. A line that is there but wrong is counted as
+malformed and skipped; parsing always goes on.
+
+Output: a table, or with --json one JSON object per kill (JSON Lines) with the keys
+  pid process scope constraint oom_cgroup victim_cgroup uid total_vm_kb anon_rss_kb
+  file_rss_kb shmem_rss_kb pgtables_kb oom_score_adj group_kill trigger_process seq
+  kernel_time_us unit runtime container_id pod_uid pod_qos
+(null where the kernel did not say). A summary goes to stderr.
+
+Examples:
+  dmesg | oomwatch parse
+  sudo cat /dev/kmsg | oomwatch parse --json        (follows the log; Ctrl-C to stop)
+  journalctl -k -b -1 | oomwatch parse --json | jq 'select(.pod_uid != null)'
+  oomwatch parse /var/log/kern.log saved-dmesg.txt`;
+
+/** Fixed-width columns so that rows can be printed as kills arrive. */
+function tableHeader(): string {
+  return `${'TIME'.padEnd(14)} ${'PID'.padStart(8)} ${'PROCESS'.padEnd(16)} ${'SCOPE'.padEnd(6)} ${'RSS'.padStart(9)}  ${'OWNER'.padEnd(24)} CGROUP\n`;
+}
+
+function kib(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)}G`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)}M`;
+  return `${n}K`;
+}
+
+/** The owner in one short word: pod (and container), else container, else unit. */
+export function ownerLabel(e: OomKillEvent): string {
+  if (e.pod_uid !== null) return `pod ${e.pod_uid.slice(0, 8)}${e.container_id === null ? '' : `/${e.container_id.slice(0, 12)}`}`;
+  if (e.container_id !== null) return `${e.runtime ?? 'container'} ${e.container_id.slice(0, 12)}`;
+  return e.unit ?? '-';
+}
+
+export function tableRow(e: OomKillEvent): string {
+  const time =
+    e.kernel_time_us !== null ? `[${(e.kernel_time_us / 1e6).toFixed(6)}]` : e.seq !== null ? `#${e.seq}` : '-';
+  const rss =
+    e.anon_rss_kb === null ? '-' : kib(e.anon_rss_kb + (e.file_rss_kb ?? 0) + (e.shmem_rss_kb ?? 0));
+  const scope = e.scope ?? '?';
+  const cgroup = e.victim_cgroup ?? (e.oom_cgroup === null ? '-' : `(limit) ${e.oom_cgroup}`);
+  const group = e.group_kill ? ' [group]' : '';
+  return `${time.padEnd(14)} ${String(e.pid).padStart(8)} ${JSON.stringify(e.process).slice(1, -1).padEnd(16)} ${scope.padEnd(6)} ${rss.padStart(9)}  ${ownerLabel(e).padEnd(24)} ${cgroup}${group}\n`;
+}
+
+export function summaryText(p: OomParserStats, f: FeedStats): string {
+  const formats = Object.entries(f.formats)
+    .filter(([k, n]) => n > 0 && k !== 'malformed')
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const lines = [
+    `oomwatch parse: ${p.kills} kill${p.kills === 1 ? '' : 's'}` +
+      (p.headerlessKills > 0 ? ` (${p.headerlessKills} without their report's header)` : '') +
+      `, ${p.reports} OOM report${p.reports === 1 ? '' : 's'}` +
+      (p.reportsWithoutKill > 0 ? ` (${p.reportsWithoutKill} without a kill)` : '') +
+      `, ${p.lost} lost record${p.lost === 1 ? '' : 's'}, ${p.foreign} foreign record${p.foreign === 1 ? '' : 's'} ignored, ` +
+      `${f.malformed} malformed line${f.malformed === 1 ? '' : 's'}`,
+    `  ${f.lines} lines${formats === '' ? '' : `: ${formats}`}` +
+      (p.duplicateKills > 0 ? `; ${p.duplicateKills} repeated group-kill line${p.duplicateKills === 1 ? '' : 's'}` : '') +
+      (p.suppressed > 0 ? `; kernel suppressed ${p.suppressed} report header${p.suppressed === 1 ? '' : 's'}` : ''),
+  ];
+  for (const m of f.malformedExamples) lines.push(`  malformed: ${m.source}:${m.line}: ${JSON.stringify(m.text)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function writeOut(text: string): Promise<void> {
+  if (text === '') return;
+  if (!process.stdout.write(text)) {
+    await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+  }
+}
+
+async function feedStream(stream: Readable, feeder: KernelLogFeeder, flush: () => Promise<void>): Promise<void> {
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) {
+    feeder.write(chunk as string);
+    await flush();
+  }
+}
+
+export function registerParse(program: Command): void {
+  program
+    .command('parse')
+    .description('find the OOM kills in a kernel log (raw /dev/kmsg, dmesg, journalctl -k or bare text)')
+    .argument('[file...]', 'log files to read, in order (default: standard input)')
+    .option('--json', 'print one JSON object per kill (JSON Lines)')
+    .addHelpText('after', HELP)
+    .action(
+      action(async (files: string[], opts: { json?: boolean }) => {
+        let out = '';
+        const parser = new OomReportParser({
+          onKill: (e) => {
+            out += opts.json ? `${JSON.stringify(e)}\n` : tableRow(e);
+          },
+        });
+        const feeder = new KernelLogFeeder(parser);
+        // A reader that went away (| head) is no error: stop quietly.
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EPIPE') process.exit(0);
+          throw err;
+        });
+        const flush = async (): Promise<void> => {
+          const text = out;
+          out = '';
+          await writeOut(text);
+        };
+        if (!opts.json) out += tableHeader();
+        // A follower (cat /dev/kmsg) never ends: emit a held kill when the input pauses.
+        const idle = setInterval(() => {
+          parser.idle();
+          void flush();
+        }, 200);
+        try {
+          if (files.length === 0) {
+            feeder.begin('<stdin>');
+            await feedStream(process.stdin, feeder, flush);
+          } else {
+            for (const file of files) {
+              feeder.begin(file);
+              try {
+                await feedStream(createReadStream(file), feeder, flush);
+              } catch (err) {
+                if (isErrno(err, 'ENOENT', 'EISDIR', 'EACCES', 'EPERM')) {
+                  throw new OomwatchError('EIO', `cannot read ${file}: ${err.code}`, { cause: err });
+                }
+                throw err;
+              }
+            }
+          }
+          feeder.end();
+        } finally {
+          clearInterval(idle);
+          await flush();
+        }
+        process.stderr.write(summaryText(parser.stats, feeder.stats));
+      }),
+    );
+}

@@ -1,0 +1,275 @@
+/**
+ * Which kernel log form a text line is in, detected line by line (pure), and where its message
+ * starts. The forms are those people have at hand:
+ *   kmsg               `PRIO,SEQ,TS_USEC,FLAGS[,..];MESSAGE`  (cat /dev/kmsg; Documentation/ABI/testing/dev-kmsg)
+ *   kmsg-dict          ` KEY=VALUE` continuation lines of a kmsg record
+ *   dmesg              `[   12.345678] MESSAGE`             (also with a `[  T123] ` caller id)
+ *   dmesg-raw          `<PRIO>[   12.345678] MESSAGE`       (dmesg -r)
+ *   dmesg-x            `kern  :err   : [   12.345678] MESSAGE` (dmesg -x)
+ *   dmesg-T            `[Sat Nov 28 05:26:58 2026] MESSAGE`  (dmesg -T)
+ *   dmesg-iso          `2026-11-28T05:26:58,123456+00:00 MESSAGE` (dmesg --time-format iso)
+ *   journal            `Nov 28 05:26:58[.123456] HOST kernel: MESSAGE` (journalctl -k, short / short-precise)
+ *   journal-monotonic  `[   12.345678] HOST kernel: MESSAGE` (journalctl -k -o short-monotonic)
+ *   journal-iso        `2026-11-28T05:26:58+0000 HOST kernel: MESSAGE` (journalctl -o short-iso)
+ *   journal-marker     `-- Boot 0123... --`, `-- No entries --`, `-- Logs begin at ... --`
+ *   bare               anything else: the message itself (dmesg -t, a pasted report)
+ *   malformed          a kmsg record prefix that is there but wrong
+ * Only kmsg and dmesg-x carry the facility (dmesg -r prints the level alone); journalctl names the identifier, and any
+ * identifier but `kernel` is userspace.
+ */
+
+export type LogFormat =
+  | 'kmsg'
+  | 'kmsg-dict'
+  | 'dmesg'
+  | 'dmesg-raw'
+  | 'dmesg-x'
+  | 'dmesg-T'
+  | 'dmesg-iso'
+  | 'journal'
+  | 'journal-monotonic'
+  | 'journal-iso'
+  | 'journal-marker'
+  | 'bare'
+  | 'malformed';
+
+export const LOG_FORMATS: readonly LogFormat[] = [
+  'kmsg', 'kmsg-dict', 'dmesg', 'dmesg-raw', 'dmesg-x', 'dmesg-T', 'dmesg-iso', 'journal',
+  'journal-monotonic', 'journal-iso', 'journal-marker', 'bare', 'malformed',
+];
+
+/** The result of `detectLine`; one object is reused for every line (no allocation per line). */
+export interface LogLine {
+  format: LogFormat;
+  /** Index in the line where the message starts. */
+  messageStart: number;
+  /** kmsg SEQ, or -1. */
+  seq: number;
+  /** The kernel's timestamp in µs since boot (kmsg, dmesg `[s.us]`), or -1. */
+  tsUs: number;
+  /** Syslog facility (0 = kernel), or -1 when the form does not say. */
+  facility: number;
+  /** Syslog level, or -1. */
+  level: number;
+  /** The message still holds the kernel's `\xNN` escapes (kmsg, dmesg). */
+  escaped: boolean;
+  /** A journal marker that starts another boot's log (`-- Boot ... --`, `-- Reboot --`). */
+  boot: boolean;
+}
+
+export function newLogLine(): LogLine {
+  return { format: 'bare', messageStart: 0, seq: -1, tsUs: -1, facility: -1, level: -1, escaped: false, boot: false };
+}
+
+/** Parse unsigned decimal digits of `s` in [from, to); -1 when empty, not digits or unsafe. */
+function decimal(s: string, from: number, to: number): number {
+  if (to <= from || to - from > 16) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
+/**
+ * `[   12.345678]` at `from`: returns the µs value and sets `bracketEnd` (index after `]`), or -1.
+ * The kernel prints seconds and exactly six digits of microseconds.
+ */
+let bracketEnd = 0;
+function secondsBracket(s: string, from: number): number {
+  if (s.charCodeAt(from) !== 91 /* [ */) return -1;
+  let i = from + 1;
+  while (s.charCodeAt(i) === 32) i++;
+  const dot = s.indexOf('.', i);
+  if (dot < 0 || dot - i > 12) return -1;
+  const secs = decimal(s, i, dot);
+  if (secs < 0 || s.charCodeAt(dot + 7) !== 93 /* ] */) return -1;
+  const us = decimal(s, dot + 1, dot + 7);
+  if (us < 0) return -1;
+  bracketEnd = dot + 8;
+  return secs * 1_000_000 + us;
+}
+
+// dmesg with CONFIG_PRINTK_CALLER prints the caller after the time: `[  T123] ` or `[ C1] `.
+const CALLER = /^\[ *[TC]\d+\] /;
+
+function skipCaller(s: string, at: number): number {
+  if (s.charCodeAt(at) !== 91) return at;
+  const m = CALLER.exec(s.slice(at, at + 16));
+  return m === null ? at : at + m[0].length;
+}
+
+const FACILITIES: Readonly<Record<string, number>> = {
+  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9,
+  authpriv: 10, ftp: 11, res0: 12, res1: 13, res2: 14, res3: 15, local0: 16, local1: 17, local2: 18,
+  local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+};
+const LEVELS: Readonly<Record<string, number>> = {
+  emerg: 0, alert: 1, crit: 2, err: 3, warn: 4, notice: 5, info: 6, debug: 7,
+};
+const DMESG_X = /^([a-z0-9]+) *:([a-z]+) *: /;
+const DMESG_T = /^\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\] /;
+const SYSLOG_TIME = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})? /;
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d) /;
+// After the time, journalctl prints `HOST IDENTIFIER[PID]: ` (the kernel's identifier is `kernel`).
+const JOURNAL_SOURCE = /^(\S+) ([^\s:[\]]+)(\[\d+\])?: /;
+
+/**
+ * Journal source after the time at `at`: returns the message start and sets `journalForeign`, or -1
+ * when the text after the time is not `HOST IDENT: `. With `strict` (a time form dmesg shares),
+ * only `kernel` or an identifier with `[pid]` count, so a kernel message like `usb 1-1: ...` stays dmesg.
+ */
+let journalForeign = false;
+function journalSource(s: string, at: number, strict: boolean): number {
+  const m = JOURNAL_SOURCE.exec(at === 0 ? s : s.slice(at));
+  if (m === null) return -1;
+  const ident = m[2] as string;
+  if (strict && ident !== 'kernel' && m[3] === undefined) return -1;
+  journalForeign = ident !== 'kernel';
+  return at + m[0].length;
+}
+
+function set(out: LogLine, format: LogFormat, messageStart: number, escaped: boolean): void {
+  out.format = format;
+  out.messageStart = messageStart;
+  out.escaped = escaped;
+}
+
+/**
+ * Detect the form of one line (no trailing newline) into `out`. Never throws. A kmsg record prefix
+ * that is there but wrong is `malformed`; anything unrecognised is a `bare` message.
+ */
+export function detectLine(line: string, out: LogLine, prevWasKmsg = false): void {
+  out.seq = -1;
+  out.tsUs = -1;
+  out.facility = -1;
+  out.level = -1;
+  out.boot = false;
+  const c = line.charCodeAt(0);
+  // kmsg: PRIO,SEQ,TS_USEC,FLAGS[,...];MESSAGE — the hot path, read with char codes only.
+  if (c >= 48 && c <= 57) {
+    const c1 = line.indexOf(',');
+    if (c1 > 0 && c1 <= 4 && decimal(line, 0, c1) >= 0) {
+      const c2 = line.indexOf(',', c1 + 1);
+      const c3 = c2 < 0 ? -1 : line.indexOf(',', c2 + 1);
+      const semi = line.indexOf(';');
+      if (c2 > 0 && c3 > 0 && decimal(line, c1 + 1, c2) >= 0) {
+        const prio = decimal(line, 0, c1);
+        const seq = decimal(line, c1 + 1, c2);
+        const ts = decimal(line, c2 + 1, c3);
+        if (semi < c3 || ts < 0 || prio > 191) {
+          set(out, 'malformed', 0, false);
+          return;
+        }
+        out.seq = seq;
+        out.tsUs = ts;
+        out.facility = prio >> 3;
+        out.level = prio & 7;
+        set(out, 'kmsg', semi + 1, true);
+        return;
+      }
+    }
+    const iso = ISO_TIME.exec(line);
+    if (iso !== null) {
+      const j = journalSource(line, iso[0].length, true);
+      if (j >= 0) {
+        out.facility = journalForeign ? 1 : 0;
+        set(out, 'journal-iso', j, false);
+      } else set(out, 'dmesg-iso', iso[0].length, true);
+      return;
+    }
+    set(out, 'bare', 0, false);
+    return;
+  }
+  if (c === 32 /* space */ && prevWasKmsg) {
+    const eq = line.indexOf('=');
+    if (eq > 1 && /^ [A-Z_]+=/.test(line.slice(0, eq + 1))) {
+      set(out, 'kmsg-dict', 0, false);
+      return;
+    }
+  }
+  if (c === 91 /* [ */) {
+    const ts = secondsBracket(line, 0);
+    if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
+      const at = bracketEnd + 1;
+      const j = journalSource(line, at, true);
+      if (j >= 0) {
+        // journalctl's monotonic time is when journald read the record, not the kernel's stamp.
+        out.facility = journalForeign ? 1 : 0;
+        set(out, 'journal-monotonic', j, false);
+        return;
+      }
+      out.tsUs = ts;
+      set(out, 'dmesg', skipCaller(line, at), true);
+      return;
+    }
+    const t = DMESG_T.exec(line);
+    if (t !== null) {
+      set(out, 'dmesg-T', skipCaller(line, t[0].length), true);
+      return;
+    }
+    set(out, 'bare', 0, false);
+    return;
+  }
+  if (c === 60 /* < */) {
+    const close = line.indexOf('>');
+    const prio = close > 1 && close <= 4 ? decimal(line, 1, close) : -1;
+    if (prio >= 0 && prio <= 191) {
+      // util-linux dmesg -r prints the level alone for records it read from /dev/kmsg (a forged
+      // LOG_USER record shows as <3>): only a value ≥ 8 says the facility, and then it is foreign.
+      out.facility = prio >= 8 ? prio >> 3 : -1;
+      out.level = prio & 7;
+      const ts = secondsBracket(line, close + 1);
+      if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
+        out.tsUs = ts;
+        set(out, 'dmesg-raw', skipCaller(line, bracketEnd + 1), true);
+      } else {
+        set(out, 'dmesg-raw', close + 1, true);
+      }
+      return;
+    }
+    set(out, 'bare', 0, false);
+    return;
+  }
+  if (c === 45 /* - */ && line.startsWith('-- ')) {
+    out.boot = line.startsWith('-- Boot ') || line.startsWith('-- Reboot');
+    set(out, 'journal-marker', line.length, false);
+    return;
+  }
+  if (c >= 97 && c <= 122 /* a-z */) {
+    const x = DMESG_X.exec(line);
+    if (x !== null) {
+      const fac = FACILITIES[x[1] as string];
+      const lvl = LEVELS[x[2] as string];
+      if (fac !== undefined && lvl !== undefined) {
+        out.facility = fac;
+        out.level = lvl;
+        let at = x[0].length;
+        const ts = secondsBracket(line, at);
+        if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
+          out.tsUs = ts;
+          at = bracketEnd + 1;
+        } else {
+          const t = DMESG_T.exec(line.slice(at));
+          if (t !== null) at += t[0].length;
+        }
+        set(out, 'dmesg-x', skipCaller(line, at), true);
+        return;
+      }
+    }
+  }
+  if (c >= 65 && c <= 90 /* A-Z */) {
+    const t = SYSLOG_TIME.exec(line);
+    if (t !== null) {
+      const j = journalSource(line, t[0].length, false);
+      if (j >= 0) {
+        out.facility = journalForeign ? 1 : 0;
+        set(out, 'journal', j, false);
+        return;
+      }
+    }
+  }
+  set(out, 'bare', 0, false);
+}

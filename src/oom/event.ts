@@ -1,0 +1,95 @@
+import { resolveOwner, type ContainerRuntime, type PodQos } from './owner.js';
+import type { KillLine, OomScope } from './messages.js';
+
+/**
+ * One process the kernel's OOM killer killed: the public contract that tests, logs, `parse --json`
+ * and the daemon share. Exactly these keys, in this order; null where the kernel did not say.
+ */
+export interface OomKillEvent {
+  pid: number;
+  /** The comm as the kernel printed it, escapes decoded. */
+  process: string;
+  /** `cgroup` when a memory cgroup's limit was hit, `system` otherwise; null when the input does not tell. */
+  scope: OomScope | null;
+  /** `CONSTRAINT_MEMCG`, `CONSTRAINT_NONE`, ... from the summary line (≥ 4.19). */
+  constraint: string | null;
+  /** The memory cgroup whose limit was hit; null for system OOMs. */
+  oom_cgroup: string | null;
+  /** The killed task's memory cgroup, only when the kernel named it for this very pid. */
+  victim_cgroup: string | null;
+  uid: number | null;
+  total_vm_kb: number | null;
+  anon_rss_kb: number | null;
+  file_rss_kb: number | null;
+  shmem_rss_kb: number | null;
+  pgtables_kb: number | null;
+  oom_score_adj: number | null;
+  /** True for every process killed because its cgroup has memory.oom.group set. */
+  group_kill: boolean;
+  /** The comm of the task that invoked the OOM killer (the report's header). */
+  trigger_process: string | null;
+  /** The kill line's /dev/kmsg sequence number, when the input has it. */
+  seq: number | null;
+  /** The kill line's kernel timestamp (µs since boot), when the input has it. */
+  kernel_time_us: number | null;
+  unit: string | null;
+  runtime: ContainerRuntime | null;
+  container_id: string | null;
+  pod_uid: string | null;
+  pod_qos: PodQos | null;
+}
+
+/** The event's keys in contract order (for table columns and tests). */
+export const OOM_KILL_EVENT_KEYS = [
+  'pid', 'process', 'scope', 'constraint', 'oom_cgroup', 'victim_cgroup', 'uid', 'total_vm_kb',
+  'anon_rss_kb', 'file_rss_kb', 'shmem_rss_kb', 'pgtables_kb', 'oom_score_adj', 'group_kill',
+  'trigger_process', 'seq', 'kernel_time_us', 'unit', 'runtime', 'container_id', 'pod_uid', 'pod_qos',
+] as const satisfies ReadonlyArray<keyof OomKillEvent>;
+
+/** What the report around a kill line established; every field null when unknown. */
+export interface KillContext {
+  readonly scope: OomScope | null;
+  readonly constraint: string | null;
+  readonly oomCgroup: string | null;
+  readonly victimCgroup: string | null;
+  /** Where the owner is read from: the victim's cgroup, or for a group kill the group's cgroup. */
+  readonly ownerCgroup: string | null;
+  readonly uid: number | null;
+  readonly groupKill: boolean;
+  readonly triggerProcess: string | null;
+  readonly seq: number | null;
+  readonly kernelTimeUs: number | null;
+}
+
+/**
+ * Build the event for one kill line and what its report said. The line's own prefix decides the
+ * scope when it has one (≥ 5.1); a system OOM never has an `oom_cgroup`.
+ */
+export function buildOomKillEvent(kill: KillLine, ctx: KillContext): OomKillEvent {
+  const scope = kill.scope ?? ctx.scope;
+  const owner = resolveOwner(ctx.ownerCgroup ?? ctx.victimCgroup);
+  return {
+    pid: kill.pid,
+    process: kill.comm,
+    scope,
+    constraint: ctx.constraint,
+    oom_cgroup: scope === 'system' ? null : ctx.oomCgroup,
+    victim_cgroup: ctx.victimCgroup,
+    uid: kill.uid ?? ctx.uid,
+    total_vm_kb: kill.totalVmKb,
+    anon_rss_kb: kill.anonRssKb,
+    file_rss_kb: kill.fileRssKb,
+    shmem_rss_kb: kill.shmemRssKb,
+    pgtables_kb: kill.pgtablesKb,
+    oom_score_adj: kill.oomScoreAdj,
+    group_kill: ctx.groupKill,
+    trigger_process: ctx.triggerProcess,
+    seq: ctx.seq,
+    kernel_time_us: ctx.kernelTimeUs,
+    unit: owner.unit,
+    runtime: owner.runtime,
+    container_id: owner.container_id,
+    pod_uid: owner.pod_uid,
+    pod_qos: owner.pod_qos,
+  };
+}

@@ -1,0 +1,315 @@
+/**
+ * The single lines of the kernel's OOM report, each parsed on its own (pure). The shapes come from
+ * mm/oom_kill.c (dump_header, dump_oom_summary, __oom_kill_process, oom_kill_process, out_of_memory)
+ * and mm/memcontrol.c (mem_cgroup_print_oom_info < 4.19, mem_cgroup_print_oom_group), across kernel
+ * versions. Every parser is anchored to the kernel's whole line: a message that merely contains the
+ * words is not that line. Strings are messages with the kmsg `\xNN` escapes already decoded.
+ */
+
+/** What an OOM line says about the OOM's scope, from its `message` prefix (oom_kill_process callers). */
+export type OomScope = 'cgroup' | 'system';
+
+/** comm is at most TASK_COMM_LEN-1 = 15 bytes (include/linux/sched.h); decoding never adds characters. */
+export const TASK_COMM_MAX = 15;
+
+/** The `message` argument of oom_kill_process(): `%s: Killed process` (≥ 5.1) and `%s: Kill process` (≤ 5.0). */
+const PREFIXES: ReadonlyArray<readonly [string, OomScope]> = [
+  ['Memory cgroup out of memory: ', 'cgroup'],
+  ['Out of memory: ', 'system'],
+  ['Out of memory (oom_kill_allocating_task): ', 'system'],
+];
+
+function prefixOf(msg: string): readonly [string, OomScope] | undefined {
+  // The first character decides cheaply which prefix can apply.
+  const c = msg.charCodeAt(0);
+  if (c === 77 /* M */) {
+    const p = PREFIXES[0] as readonly [string, OomScope];
+    return msg.startsWith(p[0]) ? p : undefined;
+  }
+  if (c === 79 /* O */) {
+    for (let i = 1; i < PREFIXES.length; i++) {
+      const p = PREFIXES[i] as readonly [string, OomScope];
+      if (msg.startsWith(p[0])) return p;
+    }
+  }
+  return undefined;
+}
+
+/** Read an unsigned decimal at `from`; returns the value and the end index, or undefined. */
+function digitsAt(s: string, from: number): [number, number] | undefined {
+  let i = from;
+  let n = 0;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+    i++;
+  }
+  if (i === from || i - from > 10 || !Number.isSafeInteger(n)) return undefined;
+  return [n, i];
+}
+
+/**
+ * `[<prefix>: ]Killed process N (comm)[ total-vm:NkB, anon-rss:NkB, file-rss:NkB[, shmem-rss:NkB][, UID:N][ pgtables:NkB][ oom_score_adj:N]]`
+ * (__oom_kill_process; no prefix before 5.1, shmem-rss since 4.6, UID/pgtables/oom_score_adj since 5.x).
+ */
+export interface KillLine {
+  readonly pid: number;
+  readonly comm: string;
+  /** From the line's prefix; null when the kernel printed none (< 5.1). */
+  readonly scope: OomScope | null;
+  readonly totalVmKb: number | null;
+  readonly anonRssKb: number | null;
+  readonly fileRssKb: number | null;
+  readonly shmemRssKb: number | null;
+  readonly uid: number | null;
+  readonly pgtablesKb: number | null;
+  readonly oomScoreAdj: number | null;
+}
+
+const KILLED = 'Killed process ';
+// The counters after the comm, anchored at the end of the line. Very old kernels said `vsz:`.
+const KILL_STATS =
+  /^ (?:total-vm|vsz):(\d{1,19})kB, anon-rss:(\d{1,19})kB, file-rss:(\d{1,19})kB(?:, shmem-rss:(\d{1,19})kB)?(?:, UID:(\d{1,10}))?(?: pgtables:(\d{1,19})kB)?(?: oom_score_adj:(-?\d{1,4}))?$/;
+
+function num(s: string | undefined): number | null {
+  if (s === undefined) return null;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** Parse a kill line, or undefined when the message is not exactly the kernel's kill line. */
+export function parseKillLine(msg: string): KillLine | undefined {
+  let at = 0;
+  let scope: OomScope | null = null;
+  if (!msg.startsWith(KILLED)) {
+    const p = prefixOf(msg);
+    if (p === undefined || !msg.startsWith(KILLED, p[0].length)) return undefined;
+    at = p[0].length;
+    scope = p[1];
+  }
+  const d = digitsAt(msg, at + KILLED.length);
+  if (d === undefined || msg.charCodeAt(d[1]) !== 32 || msg.charCodeAt(d[1] + 1) !== 40 /* ( */) return undefined;
+  const commStart = d[1] + 2;
+  // Parse from the right: comm may hold spaces and parentheses, the counters never do.
+  const statsAt = msg.lastIndexOf(') total-vm:');
+  const vszAt = statsAt < 0 ? msg.lastIndexOf(') vsz:') : -1;
+  const tail = Math.max(statsAt, vszAt);
+  let comm: string;
+  let m: RegExpExecArray | null = null;
+  if (tail >= commStart) {
+    m = KILL_STATS.exec(msg.slice(tail + 1));
+    if (m === null) return undefined;
+    comm = msg.slice(commStart, tail);
+  } else {
+    if (msg.charCodeAt(msg.length - 1) !== 41 /* ) */ || msg.length - 1 < commStart) return undefined;
+    comm = msg.slice(commStart, msg.length - 1);
+  }
+  if (comm.length > TASK_COMM_MAX) return undefined;
+  return {
+    pid: d[0],
+    comm,
+    scope,
+    totalVmKb: num(m?.[1]),
+    anonRssKb: num(m?.[2]),
+    fileRssKb: num(m?.[3]),
+    shmemRssKb: num(m?.[4]),
+    uid: num(m?.[5]),
+    pgtablesKb: num(m?.[6]),
+    oomScoreAdj: num(m?.[7]),
+  };
+}
+
+/** `<prefix>: Kill process N (comm) score N or sacrifice child` (oom_kill_process, kernels ≤ 5.0). */
+export interface SelectLine {
+  readonly pid: number;
+  readonly comm: string;
+  readonly scope: OomScope;
+  readonly score: number;
+}
+
+const SACRIFICE = /\) score (\d{1,10}) or sacrifice child$/;
+
+export function parseSelectLine(msg: string): SelectLine | undefined {
+  const p = prefixOf(msg);
+  if (p === undefined || !msg.startsWith('Kill process ', p[0].length)) return undefined;
+  const d = digitsAt(msg, p[0].length + 13);
+  if (d === undefined || msg.charCodeAt(d[1]) !== 32 || msg.charCodeAt(d[1] + 1) !== 40) return undefined;
+  const commStart = d[1] + 2;
+  const end = msg.lastIndexOf(') score ');
+  if (end < commStart) return undefined;
+  const m = SACRIFICE.exec(msg.slice(end));
+  if (m === null) return undefined;
+  const comm = msg.slice(commStart, end);
+  if (comm.length > TASK_COMM_MAX) return undefined;
+  return { pid: d[0], comm, scope: p[1], score: Number(m[1]) };
+}
+
+const INVOKED = ' invoked oom-killer: gfp_mask=';
+
+/** `<comm> invoked oom-killer: gfp_mask=0x...(...), order=N, oom_score_adj=N` (dump_header): the trigger's comm. */
+export function parseHeaderLine(msg: string): string | undefined {
+  const i = msg.indexOf(INVOKED);
+  // The comm is the whole text before it (≤ 15 bytes, so it cannot itself hold the marker).
+  if (i < 1 || i > TASK_COMM_MAX) return undefined;
+  return msg.slice(0, i);
+}
+
+/**
+ * `oom-kill:constraint=C,nodemask=...,cpuset=...,mems_allowed=...,(oom_memcg=P|global_oom),task_memcg=P,task=comm,pid=N,uid=N`
+ * (dump_oom_summary, ≥ 4.19). Paths, masks and comm can all hold commas.
+ */
+export interface SummaryLine {
+  readonly constraint: string;
+  /** Whose limit was hit; null with `global_oom`. */
+  readonly oomMemcg: string | null;
+  readonly globalOom: boolean;
+  readonly taskMemcg: string;
+  readonly task: string;
+  readonly pid: number;
+  readonly uid: number;
+}
+
+const SUMMARY = 'oom-kill:constraint=';
+const SUMMARY_TAIL = /,pid=(\d{1,10}),uid=(\d{1,10})$/;
+// mems_allowed is a node list (`0-1,3`): digits, dashes and commas, then the memcg part begins.
+const SUMMARY_MEMCG = /,mems_allowed=[0-9-]*(?:,[0-9-]+)*,(oom_memcg=|global_oom,task_memcg=)/;
+
+/** True for the first cheap test of a summary line. */
+export function isSummaryLine(msg: string): boolean {
+  return msg.startsWith(SUMMARY);
+}
+
+/** The trailing pid and uid of a summary line: unambiguous, read without knowing the comm. */
+export function summaryPidUid(msg: string): [number, number] | undefined {
+  if (!msg.startsWith(SUMMARY)) return undefined;
+  const m = SUMMARY_TAIL.exec(msg);
+  if (m === null) return undefined;
+  const pid = Number(m[1]);
+  const uid = Number(m[2]);
+  return Number.isSafeInteger(pid) && Number.isSafeInteger(uid) ? [pid, uid] : undefined;
+}
+
+function isSelfOrDescendant(child: string, parent: string): boolean {
+  return child === parent || parent === '/' || child.startsWith(`${parent}/`);
+}
+
+/**
+ * Parse a summary line from the right. `comm`, when known (the kill line prints it unambiguously),
+ * pins where `,task=` starts; without it, the leftmost `,task=` among the last 15 + 6 characters is
+ * taken (a comm is at most 15 bytes; a comm that itself holds `,task=` needs the kill line's comm). Between `oom_memcg=` and
+ * `,task_memcg=` the split is chosen so that the task's memcg lies inside the OOM memcg, as the
+ * kernel guarantees for a memcg OOM. Undefined when the line is not the kernel's summary.
+ */
+export function parseSummaryLine(msg: string, comm?: string): SummaryLine | undefined {
+  const pu = summaryPidUid(msg);
+  if (pu === undefined) return undefined;
+  const body = msg.slice(0, msg.length - SUMMARY_TAIL.exec(msg)![0].length);
+  const cEnd = body.indexOf(',', SUMMARY.length);
+  if (cEnd < 0) return undefined;
+  const constraint = body.slice(SUMMARY.length, cEnd);
+  const mm = SUMMARY_MEMCG.exec(body);
+  if (mm === null) return undefined;
+  const midStart = mm.index + mm[0].length;
+  let taskAt = -1;
+  if (comm !== undefined && body.endsWith(`,task=${comm}`)) {
+    taskAt = body.length - comm.length - 6;
+  } else {
+    taskAt = body.indexOf(',task=', Math.max(midStart, body.length - TASK_COMM_MAX - 6));
+    if (taskAt < 0) taskAt = body.lastIndexOf(',task=');
+  }
+  if (taskAt < midStart) return undefined;
+  const task = body.slice(taskAt + 6);
+  const mid = body.slice(midStart, taskAt);
+  if (mm[1] !== 'oom_memcg=') {
+    return { constraint, oomMemcg: null, globalOom: true, taskMemcg: mid, task, pid: pu[0], uid: pu[1] };
+  }
+  const MARK = ',task_memcg=';
+  let split = -1;
+  let last = -1;
+  for (let i = mid.indexOf(MARK); i >= 0; i = mid.indexOf(MARK, i + 1)) {
+    last = i;
+    if (split < 0 && isSelfOrDescendant(mid.slice(i + MARK.length), mid.slice(0, i))) split = i;
+  }
+  if (split < 0) split = last;
+  if (split < 0) return undefined;
+  return {
+    constraint,
+    oomMemcg: mid.slice(0, split),
+    globalOom: false,
+    taskMemcg: mid.slice(split + MARK.length),
+    task,
+    pid: pu[0],
+    uid: pu[1],
+  };
+}
+
+/** `Task in <path> killed as a result of limit of <path>` (mem_cgroup_print_oom_info, < 4.19). */
+export interface TaskInLine {
+  readonly taskMemcg: string;
+  readonly oomMemcg: string;
+}
+
+const TASK_IN = 'Task in ';
+const AS_RESULT = ' killed as a result of limit of ';
+
+export function parseTaskInLine(msg: string): TaskInLine | undefined {
+  if (!msg.startsWith(TASK_IN)) return undefined;
+  // The victim's cgroup lies inside the limiting one: pick the split that says so.
+  let last = -1;
+  for (let i = msg.indexOf(AS_RESULT, TASK_IN.length); i >= 0; i = msg.indexOf(AS_RESULT, i + 1)) {
+    last = i;
+    const task = msg.slice(TASK_IN.length, i);
+    const limit = msg.slice(i + AS_RESULT.length);
+    if (isSelfOrDescendant(task, limit)) return { taskMemcg: task, oomMemcg: limit };
+  }
+  if (last < 0) return undefined;
+  return { taskMemcg: msg.slice(TASK_IN.length, last), oomMemcg: msg.slice(last + AS_RESULT.length) };
+}
+
+const TASKS_IN = 'Tasks in ';
+const GROUP_SET = ' are going to be killed due to memory.oom.group set';
+
+/** `Tasks in <path> are going to be killed due to memory.oom.group set` (mem_cgroup_print_oom_group). */
+export function parseGroupLine(msg: string): string | undefined {
+  if (!msg.startsWith(TASKS_IN) || !msg.endsWith(GROUP_SET)) return undefined;
+  return msg.slice(TASKS_IN.length, msg.length - GROUP_SET.length);
+}
+
+const SUPPRESSED = /^(\w+): (\d{1,10}) callbacks suppressed$/;
+
+/**
+ * `oom_kill_process: N callbacks suppressed` (lib/ratelimit.c, printed when the OOM report's rate
+ * limit lets the next header through): N reports went without header. Only OOM functions count.
+ */
+export function parseSuppressedLine(msg: string): number | undefined {
+  const m = SUPPRESSED.exec(msg);
+  if (m === null || !(m[1] as string).startsWith('oom')) return undefined;
+  return Number(m[2]);
+}
+
+/** `Out of memory and no killable processes...` (out_of_memory): a report that ends without a kill. */
+export function isNoKillableLine(msg: string): boolean {
+  return msg.startsWith('Out of memory and no killable processes');
+}
+
+const EXITING = /^(?:Memory cgroup out of memory|Out of memory(?: \(oom_kill_allocating_task\))?): OOM victim \d+ \(.*\) is already exiting\. Skip killing the task$/s;
+
+/** `<prefix>: OOM victim N (comm) is already exiting. Skip killing the task`: no kill for this report. */
+export function isAlreadyExitingLine(msg: string): boolean {
+  return EXITING.test(msg);
+}
+
+/**
+ * The cheap first test of the hot path: true when `text` (from index `from`) may hold any OOM
+ * report line this module parses. Every such line contains one of these substrings; most kernel
+ * messages contain none, and are then skipped without a regex or an allocation.
+ */
+export function mayBeOomLine(text: string, from = 0): boolean {
+  return (
+    text.indexOf('oom', from) >= 0 ||
+    text.indexOf('process', from) >= 0 ||
+    text.indexOf('Task', from) >= 0 ||
+    text.indexOf('of memory', from) >= 0
+  );
+}

@@ -1,0 +1,436 @@
+/**
+ * The OOM report state machine (pure): kernel messages in, kill events out, one event per process
+ * the kernel killed, in input order. It follows the report as mm/oom_kill.c prints it:
+ *
+ *   <comm> invoked oom-killer: ...                  header       (rate-limited: 10 per 5 s)
+ *   Task in X killed as a result of limit of Y      < 4.19       (with the header)
+ *   oom-kill:constraint=...,task=..,pid=N,uid=N     ≥ 4.19       (with the header)
+ *   <prefix>: Kill process N (c) score S or sacrifice child      ≤ 5.0, never rate-limited
+ *   [<prefix>: ]Killed process N (c) total-vm:...   the kill     never rate-limited
+ *   Tasks in X are going to be killed due to memory.oom.group set, then one kill line per member
+ *
+ * A kill line is attributed to the report before it only when that report has not had its kill yet
+ * and names the same pid (or names none, or selected the victim with a `Kill process` line); else it
+ * is a header-less kill (a rate-limited storm, lost records) and says only what its own line says.
+ * A header that never gets its kill is closed by the next report line, by a SEQ gap, or after
+ * `staleAfterUs` of kernel time, so it never swallows the next report.
+ *
+ * Records from userspace (facility ≥ 1, Documentation/ABI/testing/dev-kmsg) are never parsed:
+ * they are counted and otherwise ignored, whatever they say.
+ */
+import { KERNEL_FACILITY, type KmsgRecord } from '../kmsg/record.js';
+import { buildOomKillEvent, type OomKillEvent } from './event.js';
+import { resolveOwner } from './owner.js';
+import {
+  isAlreadyExitingLine,
+  isNoKillableLine,
+  isSummaryLine,
+  mayBeOomLine,
+  parseGroupLine,
+  parseHeaderLine,
+  parseKillLine,
+  parseSelectLine,
+  parseSummaryLine,
+  parseSuppressedLine,
+  parseTaskInLine,
+  summaryPidUid,
+  type KillLine,
+  type OomScope,
+} from './messages.js';
+
+export interface OomParserStats {
+  /** Kernel messages seen (facility 0 or unknown). */
+  messages: number;
+  /** Records from userspace (facility ≥ 1): never parsed for OOMs. */
+  foreign: number;
+  /** Records missing by SEQ gaps. */
+  lost: number;
+  /** OOM reports seen (a header, a summary, a legacy `Task in` or `Kill process` line opens one). */
+  reports: number;
+  /** Reports that ended without a kill (no killable process, victim already exiting, lost records). */
+  reportsWithoutKill: number;
+  /** Kill events emitted. */
+  kills: number;
+  /** Kills whose report header was not there (rate-limited storm, lost records, partial logs). */
+  headerlessKills: number;
+  /** Repeated kill lines of a group kill's first victim, reported once. */
+  duplicateKills: number;
+  /** Sum of `oom_kill_process: N callbacks suppressed`: reports the kernel printed without header. */
+  suppressed: number;
+}
+
+export interface OomParserOptions {
+  /** Receives every kill, in input order. */
+  readonly onKill: (event: OomKillEvent) => void;
+  /**
+   * An open report older than this (kernel time) is closed before the next message: a report's
+   * lines follow each other within milliseconds. Default 10 s.
+   */
+  readonly staleAfterUs?: number;
+  /**
+   * Kill lines after `Tasks in ... memory.oom.group set` are the group's members only while they
+   * follow each other within this much kernel time (the kernel prints them in one loop under
+   * oom_lock). Default 1 s. Without timestamps, only another report line ends the group.
+   */
+  readonly groupWindowUs?: number;
+}
+
+export const DEFAULT_STALE_AFTER_US = 10_000_000;
+export const DEFAULT_GROUP_WINDOW_US = 1_000_000;
+
+/** The report being read: what its lines established so far. */
+interface Report {
+  /** False for a context opened by a header-less kill: it is not counted as a report. */
+  readonly counted: boolean;
+  trigger: string | null;
+  scope: OomScope | null;
+  constraint: string | null;
+  oomMemcg: string | null;
+  summary: string | null;
+  summaryPid: number | null;
+  summaryUid: number | null;
+  legacyTaskMemcg: string | null;
+  selectedPid: number | null;
+  kills: number;
+  lastKillPid: number;
+  groupCgroup: string | null;
+  groupPids: Set<number> | null;
+  lastTs: number;
+}
+
+function newReport(counted: boolean, ts: number): Report {
+  return {
+    counted,
+    trigger: null,
+    scope: null,
+    constraint: null,
+    oomMemcg: null,
+    summary: null,
+    summaryPid: null,
+    summaryUid: null,
+    legacyTaskMemcg: null,
+    selectedPid: null,
+    kills: 0,
+    lastKillPid: -1,
+    groupCgroup: null,
+    groupPids: null,
+    lastTs: ts,
+  };
+}
+
+/**
+ * Feed it record by record (live) or line by line (files). A kill is held back until the next
+ * message, because the kernel prints `Tasks in ... memory.oom.group set` right after a group's
+ * first kill and that line decides `group_kill`; call `idle()` when the input has no more messages
+ * for now (the live reader drained the device) and `end()` at the end of input.
+ */
+export class OomReportParser {
+  readonly stats: OomParserStats = {
+    messages: 0,
+    foreign: 0,
+    lost: 0,
+    reports: 0,
+    reportsWithoutKill: 0,
+    kills: 0,
+    headerlessKills: 0,
+    duplicateKills: 0,
+    suppressed: 0,
+  };
+  private readonly onKill: (event: OomKillEvent) => void;
+  private readonly staleAfterUs: number;
+  private readonly groupWindowUs: number;
+  private report: Report | null = null;
+  private held: OomKillEvent | null = null;
+  private lastSeq = -1;
+
+  constructor(options: OomParserOptions) {
+    this.onKill = options.onKill;
+    this.staleAfterUs = options.staleAfterUs ?? DEFAULT_STALE_AFTER_US;
+    this.groupWindowUs = options.groupWindowUs ?? DEFAULT_GROUP_WINDOW_US;
+  }
+
+  /** Feed one parsed /dev/kmsg record. */
+  pushRecord(r: Pick<KmsgRecord, 'message' | 'seq' | 'tsUsec' | 'facility'>): void {
+    this.push(r.message, r.seq, r.tsUsec, r.facility);
+  }
+
+  /**
+   * Feed one message (escapes decoded). `seq`, `tsUs` (kernel time, µs) and `facility` are passed
+   * when the input has them; -1 (or omitted) means unknown. A known facility other than the
+   * kernel's makes the message foreign: counted, never parsed.
+   */
+  push(message: string, seq = -1, tsUs = -1, facility = -1): void {
+    if (!this.admit(seq, tsUs, facility)) return;
+    if (!mayBeOomLine(message)) {
+      this.release();
+      return;
+    }
+    this.handle(message, seq, tsUs);
+  }
+
+  /**
+   * A kernel record known not to be an OOM line (the caller ran `mayBeOomLine` on it): tracks SEQ
+   * and time like `push` without needing the message as a string.
+   */
+  pushOther(seq = -1, tsUs = -1, facility = -1): void {
+    if (!this.admit(seq, tsUs, facility)) return;
+    this.release();
+  }
+
+  /** The input has no more messages for now: emit a kill held back for a possible group line. */
+  idle(): void {
+    this.release();
+  }
+
+  /**
+   * Close an open report whose last line is older than `staleAfterUs` at kernel time `nowUs`
+   * (for a live reader on a quiet kernel log); also releases a held kill.
+   */
+  expire(nowUs: number): void {
+    this.release();
+    if (this.report !== null && this.report.lastTs >= 0 && nowUs - this.report.lastTs > this.staleAfterUs) {
+      this.close();
+    }
+  }
+
+  /** End of input: emit what is held, close the open report. */
+  end(): void {
+    this.release();
+    this.close();
+  }
+
+  /**
+   * The input starts over (another file, another boot in a journal): end what is open and forget
+   * the last SEQ, so that the next record is neither a gap nor a continuation.
+   */
+  boundary(): void {
+    this.end();
+    this.lastSeq = -1;
+  }
+
+  /** SEQ bookkeeping and the foreign-facility gate. Returns false when the message is not the kernel's. */
+  private admit(seq: number, tsUs: number, facility: number): boolean {
+    if (seq >= 0) {
+      if (this.lastSeq >= 0) {
+        if (seq > this.lastSeq + 1) {
+          this.stats.lost += seq - this.lastSeq - 1;
+          this.gap();
+        } else if (seq <= this.lastSeq) {
+          // SEQ went back: another boot's log follows (concatenated files). Nothing carries over.
+          this.end();
+        }
+      }
+      this.lastSeq = seq;
+    }
+    if (facility >= 0 && facility !== KERNEL_FACILITY) {
+      this.stats.foreign++;
+      return false;
+    }
+    this.stats.messages++;
+    const r = this.report;
+    if (tsUs >= 0 && r !== null && r.lastTs >= 0 && (tsUs < r.lastTs || tsUs - r.lastTs > this.staleAfterUs)) {
+      this.release();
+      this.close();
+    }
+    return true;
+  }
+
+  /** Records were lost: nothing known to belong together still does, except by an explicit pid. */
+  private gap(): void {
+    this.release();
+    const r = this.report;
+    if (r === null) return;
+    r.groupPids = null;
+    r.groupCgroup = null;
+    if (r.summaryPid === null) this.close();
+  }
+
+  private open(counted: boolean, ts: number): Report {
+    this.close();
+    const r = newReport(counted, ts);
+    if (counted) this.stats.reports++;
+    this.report = r;
+    return r;
+  }
+
+  private close(): void {
+    const r = this.report;
+    if (r !== null && r.counted && r.kills === 0) this.stats.reportsWithoutKill++;
+    this.report = null;
+  }
+
+  private release(): void {
+    const e = this.held;
+    if (e === null) return;
+    this.held = null;
+    this.stats.kills++;
+    this.onKill(e);
+  }
+
+  private handle(msg: string, seq: number, ts: number): void {
+    const kill = parseKillLine(msg);
+    if (kill !== undefined) {
+      this.kill(kill, seq, ts);
+      return;
+    }
+    const group = parseGroupLine(msg);
+    if (group !== undefined) {
+      this.group(group, ts);
+      return;
+    }
+    // Every other report line ends a held kill's chance to be a group's first victim.
+    this.release();
+    const trigger = parseHeaderLine(msg);
+    if (trigger !== undefined) {
+      this.open(true, ts).trigger = trigger;
+      return;
+    }
+    if (isSummaryLine(msg)) {
+      const pu = summaryPidUid(msg);
+      if (pu === undefined) return; // not the kernel's summary shape: an unknown line
+      let r = this.report;
+      if (r === null || r.summary !== null || r.kills > 0) r = this.open(true, ts);
+      r.summary = msg;
+      r.summaryPid = pu[0];
+      r.summaryUid = pu[1];
+      // constraint and oom_memcg do not depend on where the comm starts.
+      const s = parseSummaryLine(msg);
+      if (s !== undefined) {
+        r.constraint = s.constraint;
+        r.oomMemcg = s.oomMemcg;
+        r.scope = s.globalOom ? 'system' : 'cgroup';
+      }
+      r.lastTs = ts;
+      return;
+    }
+    const taskIn = parseTaskInLine(msg);
+    if (taskIn !== undefined) {
+      let r = this.report;
+      if (r === null || r.legacyTaskMemcg !== null || r.kills > 0) r = this.open(true, ts);
+      r.legacyTaskMemcg = taskIn.taskMemcg;
+      r.oomMemcg = taskIn.oomMemcg;
+      r.scope = 'cgroup';
+      r.lastTs = ts;
+      return;
+    }
+    const select = parseSelectLine(msg);
+    if (select !== undefined) {
+      let r = this.report;
+      // Not rate-limited (≤ 5.0): in a storm it opens the report its header would have opened.
+      if (r === null || r.kills > 0 || r.selectedPid !== null) r = this.open(true, ts);
+      r.selectedPid = select.pid;
+      r.scope = select.scope;
+      r.lastTs = ts;
+      return;
+    }
+    const suppressed = parseSuppressedLine(msg);
+    if (suppressed !== undefined) {
+      this.stats.suppressed += suppressed;
+      return;
+    }
+    if (isNoKillableLine(msg) || isAlreadyExitingLine(msg)) {
+      this.close();
+    }
+    // Anything else (oom_reaper lines, memory usage, the task table) says nothing about kills.
+  }
+
+  private kill(k: KillLine, seq: number, ts: number): void {
+    let r = this.report;
+    if (r !== null && r.groupPids !== null) {
+      const inWindow = ts < 0 || r.lastTs < 0 || ts - r.lastTs <= this.groupWindowUs;
+      if (inWindow) {
+        r.lastTs = ts;
+        if (r.groupPids.has(k.pid)) {
+          this.stats.duplicateKills++;
+          return;
+        }
+        this.release();
+        r.groupPids.add(k.pid);
+        r.kills++;
+        r.lastKillPid = k.pid;
+        this.held = this.event(k, r, seq, ts, true);
+        return;
+      }
+    }
+    this.release();
+    const attach =
+      r !== null &&
+      r.kills === 0 &&
+      r.groupPids === null &&
+      (r.selectedPid !== null || r.summaryPid === null || r.summaryPid === k.pid);
+    if (!attach) {
+      r = this.open(false, ts);
+      this.stats.headerlessKills++;
+    }
+    const rep = r as Report;
+    rep.kills++;
+    rep.lastKillPid = k.pid;
+    rep.lastTs = ts;
+    this.held = this.event(k, rep, seq, ts, false);
+  }
+
+  private group(cgroup: string, ts: number): void {
+    let r = this.report;
+    if (r === null || r.groupPids !== null) r = this.open(true, ts);
+    r.groupCgroup = cgroup;
+    r.groupPids = new Set();
+    r.lastTs = ts;
+    const first = this.held;
+    if (first !== null && r.kills > 0 && first.pid === r.lastKillPid) {
+      // The victim chosen before the group line is the group's first member; the kernel kills it
+      // again in the member loop (the repeated line is counted as a duplicate, not a second kill).
+      r.groupPids.add(first.pid);
+      first.group_kill = true;
+      if (first.victim_cgroup === null) this.fillOwner(first, cgroup);
+    }
+    this.release();
+  }
+
+  /** A group member's owner is that of the group's cgroup, which holds every member. */
+  private fillOwner(e: OomKillEvent, cgroup: string): void {
+    const o = resolveOwner(cgroup);
+    e.unit = o.unit;
+    e.runtime = o.runtime;
+    e.container_id = o.container_id;
+    e.pod_uid = o.pod_uid;
+    e.pod_qos = o.pod_qos;
+  }
+
+  private event(k: KillLine, r: Report, seq: number, ts: number, groupKill: boolean): OomKillEvent {
+    let victim: string | null = null;
+    let uid: number | null = null;
+    if (r.summaryPid === k.pid && r.summary !== null) {
+      victim = parseSummaryLine(r.summary, k.comm)?.taskMemcg ?? null;
+      uid = r.summaryUid;
+    } else if (r.legacyTaskMemcg !== null && r.selectedPid === k.pid) {
+      // `Task in X` names the selected task; a sacrificed child may live elsewhere.
+      victim = r.legacyTaskMemcg;
+    }
+    return buildOomKillEvent(k, {
+      scope: r.scope,
+      constraint: r.constraint,
+      oomCgroup: r.oomMemcg,
+      victimCgroup: victim,
+      ownerCgroup: victim ?? (groupKill ? r.groupCgroup : null),
+      uid,
+      groupKill,
+      triggerProcess: r.trigger,
+      seq: seq >= 0 ? seq : null,
+      kernelTimeUs: ts >= 0 ? ts : null,
+    });
+  }
+}
+
+/** Parse a whole list of messages at once (tests, small inputs). */
+export function parseOomMessages(
+  messages: Iterable<string | Pick<KmsgRecord, 'message' | 'seq' | 'tsUsec' | 'facility'>>,
+): { events: OomKillEvent[]; stats: OomParserStats } {
+  const events: OomKillEvent[] = [];
+  const p = new OomReportParser({ onKill: (e) => events.push(e) });
+  for (const m of messages) {
+    if (typeof m === 'string') p.push(m);
+    else p.pushRecord(m);
+  }
+  p.end();
+  return { events, stats: p.stats };
+}

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ParseError } from '../errors.js';
+
+/** The /proc/meminfo totals the OOM killer scales `oom_score_adj` by (mm/oom_kill.c constrained_alloc). */
+export interface MemTotals {
+  readonly memTotalKb: number;
+  readonly swapTotalKb: number;
+}
+
+/** Parse the text of /proc/meminfo (Documentation/filesystems/proc.rst, "meminfo"). Pure. */
+export function parseMemTotals(text: string, source = 'meminfo'): MemTotals {
+  const get = (key: string): number | undefined => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text);
+    return m === null ? undefined : Number(m[1]);
+  };
+  const memTotalKb = get('MemTotal');
+  if (memTotalKb === undefined) throw new ParseError(source, 'no MemTotal line');
+  return { memTotalKb, swapTotalKb: get('SwapTotal') ?? 0 };
+}
+
+export function readMemTotals(procRoot: string): MemTotals {
+  const file = join(procRoot, 'meminfo');
+  return parseMemTotals(readFileSync(file, 'utf8'), file);
+}
