@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerCgroup } from './cgroup/index.js';
+import { registerDaemon } from './daemon.js';
 import { registerMode } from './mode.js';
 import { registerParse } from './parse.js';
 import { registerRank } from './rank.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerMode(program);
   registerCgroup(program);
+  registerDaemon(program);
   registerParse(program);
   registerRank(program);
   return program;

@@ -1,32 +1,9 @@
 import type { Command } from 'commander';
 import { isEmptySpec } from '../../cgroup/limits.js';
-import type { MemoryBackend } from '../../cgroup/backend.js';
+import { createWithLimits } from '../../cgroup/create.js';
 import type { LimitsSpec } from '../../cgroup/limits.js';
 import { action } from '../common.js';
 import { SIZES_HELP, addLimitOptions, addParentOption, specFrom, target, type LimitOptions } from './options.js';
-
-/**
- * Create `path` (and missing ancestors) and apply `spec`. The writes are computed before anything
- * is created, so a knob the version lacks fails with nothing written; if the kernel then refuses a
- * value, the cgroups this call created are removed again.
- */
-export function createWithLimits(backend: MemoryBackend, path: string, spec: LimitsSpec): { created: string[] } {
-  const writes = backend.writesFor(path, spec);
-  const created = backend.create(path);
-  try {
-    backend.apply(path, writes);
-  } catch (err) {
-    for (const p of [...created].reverse()) {
-      try {
-        backend.remove(p);
-      } catch {
-        // Best effort: the original error is the one worth reporting.
-      }
-    }
-    throw err;
-  }
-  return { created };
-}
 
 export function registerCreate(group: Command): void {
   const cmd = group.command('create <name>').description('create a memory cgroup (and missing parents) and apply limits');

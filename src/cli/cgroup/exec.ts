@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { execInCgroup } from '../../cgroup/exec.js';
 import { formatBytes } from '../../cgroup/size.js';
 import { action } from '../common.js';
-import { createWithLimits } from './create.js';
+import { createWithLimits } from '../../cgroup/create.js';
 import { SIZES_HELP, addLimitOptions, addParentOption, specFrom, target, type LimitOptions } from './options.js';
 
 export function registerExec(group: Command): void {

@@ -1,0 +1,129 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { watch } from 'chokidar';
+import { pino } from 'pino';
+import { OomwatchError } from '../errors.js';
+import { Daemon } from '../daemon/daemon.js';
+import { DEFAULT_CONFIG, loadConfig, parseListen, type DaemonConfig } from '../daemon/config.js';
+import { parseDuration } from '../daemon/duration.js';
+import { action, rootsOf } from './common.js';
+
+interface DaemonFlags {
+  config?: string;
+  listen?: { host: string; port: number };
+  stateDir?: string;
+  pollInterval?: number;
+  logLevel?: DaemonConfig['logLevel'];
+  kmsg?: boolean;
+}
+
+const arg =
+  <T>(f: (v: string) => T) =>
+  (v: string): T => {
+    try {
+      return f(v);
+    } catch (err) {
+      throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+    }
+  };
+
+/** Defaults, then the config file, then flags: each layer overrides the one before. */
+export function resolveConfig(flags: DaemonFlags, cmd: Command): DaemonConfig {
+  const base = flags.config === undefined ? DEFAULT_CONFIG : loadConfig(flags.config);
+  return withFlags(base, flags, cmd);
+}
+
+function withFlags(base: DaemonConfig, flags: DaemonFlags, cmd: Command): DaemonConfig {
+  return {
+    ...base,
+    ...(flags.listen === undefined ? {} : { listen: flags.listen }),
+    ...(flags.stateDir === undefined ? {} : { stateDir: flags.stateDir }),
+    ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: flags.pollInterval }),
+    ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
+    ...(cmd.getOptionValueSource('kmsg') === 'cli' ? { kmsg: flags.kmsg !== false } : {}),
+  };
+}
+
+export function registerDaemon(program: Command): void {
+  program
+    .command('daemon')
+    .description('run the watcher: declared cgroups, memory polling, OOM kills from the kernel log, /metrics and /healthz')
+    .option('--config <file>', 'YAML (or JSON) config file; reloaded when it changes or on SIGHUP')
+    .option('--listen <host:port>', `where to serve /metrics and /healthz (default ${DEFAULT_CONFIG.listen.host}:${DEFAULT_CONFIG.listen.port}; :9742 for every address)`, arg((v) => parseListen(v, '--listen')))
+    .option('--state-dir <dir>', `where the kernel log cursor is kept across restarts (default ${DEFAULT_CONFIG.stateDir})`)
+    .option('--poll-interval <duration>', 'how often cgroup memory files are read, e.g. 1s, 250ms (default 1s)', arg((v) => parseDuration(v, '--poll-interval')))
+    .option('--log-level <level>', 'trace, debug, info, warn or error (default info)', arg((v) => {
+      if (!['trace', 'debug', 'info', 'warn', 'error'].includes(v)) throw new Error(`--log-level: ${JSON.stringify(v)} is not one of trace, debug, info, warn, error`);
+      return v;
+    }))
+    .option('--no-kmsg', 'do not read /dev/kmsg (kills are then counted from cgroup counters only, without names)')
+    .addHelpText(
+      'after',
+      `
+Runs on embedded defaults with no arguments; flags override the config file, which overrides
+the defaults. Logs one JSON object per line on stdout (pino): every OOM kill with the victim's
+pid, name, cgroup and owner (unit, container, pod), cgroup limit/usage/peak, boot id and time.
+Run it as root: /dev/kmsg needs CAP_SYSLOG and declared cgroups need write access to cgroupfs.
+Without them it still polls what it can read and says what is off in /healthz and in
+oomwatch_kmsg_up.
+
+Config file (every key optional):
+  listen: 127.0.0.1:9742
+  poll_interval: 1s
+  state_dir: /var/lib/oomwatch
+  log_level: info
+  kmsg: true
+  watch: {include: ["/**"], exclude: ["/system.slice/*.mount"]}
+  warn: {working_set_ratio: 0.9, hysteresis: 0.05}
+  cgroups:
+    - {name: batch/worker-1, memory: 64M, memory_low: 16M}
+
+Signals: SIGHUP reloads the config; SIGTERM/SIGINT save the cursor and exit 0.
+
+Examples:
+  sudo oomwatch daemon
+  sudo oomwatch daemon --config /etc/oomwatch/config.yml --listen :9742`,
+    )
+    .action(
+      action(async (flags: DaemonFlags, cmd: Command) => {
+        const config = resolveConfig(flags, cmd);
+        const logger = pino({ level: config.logLevel, base: { service: 'oomwatch' } });
+        const daemon = new Daemon({ config, roots: rootsOf(cmd), logger });
+        const reload = (why: string) => {
+          if (flags.config === undefined) {
+            logger.info({ event: 'config_reload_skipped' }, `${why}: no --config file to reload`);
+            return;
+          }
+          try {
+            daemon.reload(withFlags(loadConfig(flags.config), flags, cmd));
+          } catch (err) {
+            const msg = err instanceof OomwatchError ? err.message : String(err);
+            logger.error({ event: 'config_rejected', err: msg }, `${why}: new config rejected, keeping the running one: ${msg}`);
+          }
+        };
+        let stopping: Promise<void> | null = null;
+        const stop = (sig: string) => {
+          stopping ??= (async () => {
+            logger.info({ event: 'signal', signal: sig }, `${sig}: stopping`);
+            const force = setTimeout(() => process.exit(0), 900);
+            try {
+              await daemon.stop();
+            } finally {
+              clearTimeout(force);
+              logger.flush();
+            }
+          })();
+          return stopping;
+        };
+        await daemon.start();
+        const watcher = flags.config === undefined ? null : watch(flags.config, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
+        watcher?.on('change', () => reload('config file changed'));
+        watcher?.on('add', () => reload('config file replaced'));
+        process.on('SIGHUP', () => reload('SIGHUP'));
+        await new Promise<void>((resolve) => {
+          for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop(sig).then(resolve));
+        });
+        await watcher?.close();
+        return 0;
+      }),
+    );
+}

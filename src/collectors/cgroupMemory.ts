@@ -1,0 +1,136 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { MEMORY_EVENT_KEYS } from '../cgroup/files/memoryEvents.js';
+import { CgroupGoneError, CgroupSampler, type MemorySample } from '../daemon/sampler.js';
+import type { Collector } from './collector.js';
+import { CounterMirror } from './mirror.js';
+
+export interface CgroupMemoryHooks {
+  onSample(path: string, sample: MemorySample, now: number): void;
+  /** The cgroup vanished between discovery and this poll (or during it). */
+  onGone(path: string): void;
+  /** A read failed for another reason (unreadable file, malformed value): the cgroup is skipped this round. */
+  onError(path: string, err: unknown): void;
+}
+
+/**
+ * Per-cgroup memory metrics from each watched cgroup's files, read once per poll through kept-open
+ * descriptors (see CgroupSampler): usage, limit (absent when unlimited), working set, peak, the
+ * kernel's event counters and (v2) PSI stall time.
+ */
+export class CgroupMemoryCollector implements Collector {
+  readonly name = 'cgroup_memory';
+  private readonly samplers = new Map<string, CgroupSampler>();
+  private readonly usage: Gauge<'cgroup'>;
+  private readonly limit: Gauge<'cgroup'>;
+  private readonly workingSet: Gauge<'cgroup'>;
+  private readonly peak: Gauge<'cgroup'>;
+  private readonly events: CounterMirror<'cgroup' | 'event'>;
+  private readonly pressure: CounterMirror<'cgroup' | 'kind'>;
+  private readonly watched: Gauge;
+  /** Read failures other than a vanished cgroup, by cgroup: reported once per cgroup per streak. */
+  readonly failing = new Set<string>();
+
+  constructor(
+    private readonly version: 1 | 2,
+    registry: Registry,
+    private readonly hooks: CgroupMemoryHooks,
+  ) {
+    const registers = [registry];
+    const g = (name: string, help: string) => new Gauge({ name, help, labelNames: ['cgroup'] as const, registers });
+    this.usage = g('oomwatch_cgroup_memory_usage_bytes', 'Memory charged to the cgroup (v1 memory.usage_in_bytes, v2 memory.current)');
+    this.limit = g('oomwatch_cgroup_memory_limit_bytes', 'Hard memory limit (v1 memory.limit_in_bytes, v2 memory.max); absent when unlimited');
+    this.workingSet = g('oomwatch_cgroup_memory_working_set_bytes', 'Usage minus inactive file pages, floor 0 (what the kubelet evicts on)');
+    this.peak = g('oomwatch_cgroup_memory_peak_bytes', 'Highest usage seen by the kernel (v1 memory.max_usage_in_bytes, v2 memory.peak)');
+    this.events = new CounterMirror(
+      new Counter({
+        name: 'oomwatch_cgroup_memory_events_total',
+        help: 'Kernel memory events of the cgroup (v2 memory.events, hierarchical; v1: max = memory.failcnt, oom_kill from memory.oom_control)',
+        labelNames: ['cgroup', 'event'] as const,
+        registers,
+      }),
+    );
+    this.pressure = new CounterMirror(
+      new Counter({
+        name: 'oomwatch_cgroup_memory_pressure_seconds_total',
+        help: 'Time tasks of the cgroup stalled on memory (v2 memory.pressure total, kind = some|full)',
+        labelNames: ['cgroup', 'kind'] as const,
+        registers,
+      }),
+    );
+    this.watched = new Gauge({ name: 'oomwatch_cgroups_watched', help: 'Memory cgroups being polled', registers });
+  }
+
+  has(path: string): boolean {
+    return this.samplers.has(path);
+  }
+
+  paths(): IterableIterator<string> {
+    return this.samplers.keys();
+  }
+
+  add(path: string, dir: string): void {
+    if (!this.samplers.has(path)) this.samplers.set(path, new CgroupSampler(path, dir, this.version));
+    this.watched.set(this.samplers.size);
+  }
+
+  /** Stop watching a cgroup and drop its series. */
+  remove(path: string): void {
+    const s = this.samplers.get(path);
+    if (s === undefined) return;
+    s.close();
+    this.samplers.delete(path);
+    this.failing.delete(path);
+    this.watched.set(this.samplers.size);
+    for (const g of [this.usage, this.limit, this.workingSet, this.peak]) g.remove({ cgroup: path });
+    for (const event of MEMORY_EVENT_KEYS) this.events.remove({ cgroup: path, event });
+    for (const kind of ['some', 'full']) this.pressure.remove({ cgroup: path, kind });
+  }
+
+  /** Sample one cgroup now (for a kill's log line); undefined when it cannot be read. */
+  sampleNow(path: string): MemorySample | undefined {
+    try {
+      return this.samplers.get(path)?.sample();
+    } catch {
+      // Only decorates a log line; the poll loop reports read failures.
+      return undefined;
+    }
+  }
+
+  update(now: number): void {
+    for (const [path, sampler] of this.samplers) {
+      let s: MemorySample;
+      try {
+        s = sampler.sample();
+      } catch (err) {
+        if (err instanceof CgroupGoneError) {
+          this.remove(path);
+          this.hooks.onGone(path);
+        } else {
+          this.failing.add(path);
+          this.hooks.onError(path, err);
+        }
+        continue;
+      }
+      this.failing.delete(path);
+      this.usage.set({ cgroup: path }, s.current);
+      if (s.max === null) this.limit.remove({ cgroup: path });
+      else this.limit.set({ cgroup: path }, s.max);
+      this.workingSet.set({ cgroup: path }, s.workingSet);
+      if (s.peak !== null) this.peak.set({ cgroup: path }, s.peak);
+      for (const event of MEMORY_EVENT_KEYS) {
+        const v = s.events[event];
+        if (v !== null) this.events.set({ cgroup: path, event }, v);
+      }
+      if (s.pressure !== null) {
+        this.pressure.set({ cgroup: path, kind: 'some' }, s.pressure.some.total_us / 1e6);
+        if (s.pressure.full !== null) this.pressure.set({ cgroup: path, kind: 'full' }, s.pressure.full.total_us / 1e6);
+      }
+      this.hooks.onSample(path, s, now);
+    }
+  }
+
+  close(): void {
+    for (const s of this.samplers.values()) s.close();
+    this.samplers.clear();
+  }
+}

@@ -1,0 +1,104 @@
+import { Counter, type Registry } from 'prom-client';
+import type { OomKillEvent } from '../oom/event.js';
+import { resolveOwner } from '../oom/owner.js';
+
+export const KILL_LABELS = ['cgroup', 'scope', 'unit', 'runtime', 'container_id', 'pod_uid'] as const;
+export type KillLabel = (typeof KILL_LABELS)[number];
+
+/**
+ * The OOM kill counters: one increment per process the kernel killed, labelled by the victim's
+ * cgroup and its owner. No pid or process name in any label (they are in the log line).
+ * A cgroup's kill series outlives the cgroup by `retentionMs`, so a pod that is OOM-killed and
+ * removed at once is still seen by the next scrapes (cAdvisor loses it: google/cadvisor#3015).
+ */
+export class OomKillMetrics {
+  private readonly kills: Counter<KillLabel>;
+  private readonly unattributed: Counter;
+  private readonly unexplained: Counter<'cgroup'>;
+  private readonly goneAt = new Map<string, number>();
+  private readonly series = new Map<string, Set<string>>();
+
+  constructor(
+    registry: Registry,
+    private readonly retentionMs = 15 * 60_000,
+  ) {
+    const registers = [registry];
+    this.kills = new Counter({
+      name: 'oomwatch_oom_kills_total',
+      help: "Processes killed by the kernel's OOM killer, by the victim's cgroup (empty when it could not be established) and its owner",
+      labelNames: KILL_LABELS,
+      registers,
+    });
+    this.unattributed = new Counter({
+      name: 'oomwatch_unattributed_oom_kills_total',
+      help: 'OOM kills read from the kernel log whose cgroup neither the report nor any cgroup counter established',
+      registers,
+    });
+    this.unexplained = new Counter({
+      name: 'oomwatch_unexplained_oom_kills_total',
+      help: "OOM kills the kernel's per-cgroup counters show that no kernel log record explained (lost records, no /dev/kmsg access)",
+      labelNames: ['cgroup'] as const,
+      registers,
+    });
+    this.unattributed.inc(0);
+  }
+
+  static labelsFor(cgroup: string | null, scope: string | null): Record<KillLabel, string> {
+    const owner = resolveOwner(cgroup);
+    return {
+      cgroup: cgroup ?? '',
+      scope: scope ?? '',
+      unit: owner.unit ?? '',
+      runtime: owner.runtime ?? '',
+      container_id: owner.container_id ?? '',
+      pod_uid: owner.pod_uid ?? '',
+    };
+  }
+
+  private track(labels: Record<KillLabel, string>): void {
+    const id = JSON.stringify(labels);
+    let set = this.series.get(labels.cgroup);
+    if (set === undefined) this.series.set(labels.cgroup, (set = new Set()));
+    set.add(id);
+  }
+
+  /** A declared cgroup's series exists from the start, at 0. */
+  declare(cgroup: string): void {
+    const labels = OomKillMetrics.labelsFor(cgroup, 'cgroup');
+    this.kills.inc(labels, 0);
+    this.track(labels);
+  }
+
+  kill(event: OomKillEvent): void {
+    const labels = OomKillMetrics.labelsFor(event.victim_cgroup, event.scope);
+    this.kills.inc(labels);
+    this.track(labels);
+    if (event.victim_cgroup === null) this.unattributed.inc();
+  }
+
+  unexplainedKills(cgroup: string, count: number): void {
+    const labels = OomKillMetrics.labelsFor(cgroup, null);
+    this.kills.inc(labels, count);
+    this.track(labels);
+    this.unexplained.inc({ cgroup }, count);
+  }
+
+  cgroupGone(cgroup: string, now: number): void {
+    this.goneAt.set(cgroup, now);
+  }
+
+  cgroupBack(cgroup: string): void {
+    this.goneAt.delete(cgroup);
+  }
+
+  /** Drop the kill series of cgroups gone for longer than the retention. */
+  expire(now: number): void {
+    for (const [cgroup, at] of this.goneAt) {
+      if (now - at < this.retentionMs) continue;
+      for (const id of this.series.get(cgroup) ?? []) this.kills.remove(JSON.parse(id) as Record<KillLabel, string>);
+      this.series.delete(cgroup);
+      this.unexplained.remove({ cgroup });
+      this.goneAt.delete(cgroup);
+    }
+  }
+}

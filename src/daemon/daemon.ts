@@ -1,0 +1,449 @@
+/**
+ * `oomwatch daemon`: the wiring. Kernel files → parsers → typed values → collectors/events →
+ * metrics and logs. Owns the declared cgroups, discovers and polls every memory cgroup, follows
+ * /dev/kmsg, reconciles both through the kill ledger, and serves /metrics and /healthz.
+ */
+import type { Logger } from 'pino';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Roots } from '../roots.js';
+import type { MemoryBackend } from '../cgroup/backend.js';
+import { createWithLimits } from '../cgroup/create.js';
+import { detectLayout, type CgroupLayout } from '../cgroup/mode.js';
+import { backendFor } from '../cgroup/open.js';
+import { readBootId } from '../kmsg/bootId.js';
+import { openKmsgReader, type KmsgEvent, type KmsgReader } from '../kmsg/reader.js';
+import { OomReportParser } from '../oom/report.js';
+import type { OomKillEvent } from '../oom/event.js';
+import type { Collector } from '../collectors/collector.js';
+import { CgroupMemoryCollector } from '../collectors/cgroupMemory.js';
+import { DeclaredCollector } from '../collectors/declared.js';
+import { KmsgCollector, type KmsgStatus } from '../collectors/kmsg.js';
+import { OomKillMetrics } from '../collectors/oomKills.js';
+import { VmstatCollector } from '../collectors/vmstat.js';
+import type { DaemonConfig } from './config.js';
+import { CgroupDiscovery } from './discovery.js';
+import { makeCgroupFilter } from './glob.js';
+import { KillLedger, type LedgerOutput } from './ledger.js';
+import type { MemorySample } from './sampler.js';
+import { ensureStateDir, readState, saveState, stateFile, type DaemonState } from './state.js';
+import { startHttpServer, type HttpServer } from './server.js';
+import { VERSION } from '../version.js';
+
+export interface DaemonOptions {
+  readonly config: DaemonConfig;
+  readonly roots: Roots;
+  readonly logger: Logger;
+  /** Milliseconds clock, injectable for tests. */
+  readonly now?: () => number;
+}
+
+interface Health {
+  status: 'ok' | 'degraded';
+  version: string;
+  cgroup: { mode: string; memory_version: number; mount: string; watched: number };
+  kmsg: { up: boolean; error: string | null; position: unknown };
+  state: { file: string; writable: boolean; error: string | null };
+  collectors: Record<string, { ok: boolean; error: string | null }>;
+  declared: Record<string, { ok: boolean; error: string | null }>;
+}
+
+export class Daemon {
+  private config: DaemonConfig;
+  private readonly roots: Roots;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  readonly registry = new Registry();
+  private layout!: CgroupLayout;
+  private backend!: MemoryBackend;
+  private memory!: CgroupMemoryCollector;
+  private declaredCollector!: DeclaredCollector;
+  private kills!: OomKillMetrics;
+  private collectors: Collector[] = [];
+  private ledger!: KillLedger;
+  private readonly parser: OomReportParser;
+  private reader: KmsgReader | null = null;
+  private kmsgError: string | null = null;
+  private discovery: CgroupDiscovery | null = null;
+  private server: HttpServer | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private filter: (path: string) => boolean;
+  private readonly armed = new Map<string, boolean>();
+  private readonly collectorErrors = new Map<string, string | null>();
+  private readonly declaredErrors = new Map<string, string | null>();
+  private stateWritable = true;
+  private stateError: string | null = null;
+  private stateDirty = false;
+  private collectorSuccess!: Gauge<'collector'>;
+  private collectorDuration!: Gauge<'collector'>;
+  private stopped = false;
+
+  constructor(opts: DaemonOptions) {
+    this.config = opts.config;
+    this.roots = opts.roots;
+    this.log = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.filter = makeCgroupFilter(this.config.watch.include, this.config.watch.exclude);
+    this.parser = new OomReportParser({ onKill: (e) => this.onKill(e) });
+  }
+
+  /** The address the HTTP server listens on (after start). */
+  get address(): { host: string; port: number } | null {
+    return this.server?.address ?? null;
+  }
+
+  async start(): Promise<void> {
+    this.layout = detectLayout(this.roots);
+    this.backend = backendFor(this.layout);
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'oomwatch_build_info', help: 'oomwatch version and the cgroup layout it found', labelNames: ['version', 'cgroup_mode', 'memory_cgroup_version'] as const, registers })
+      .set({ version: VERSION, cgroup_mode: this.layout.mode, memory_cgroup_version: String(this.backend.version) }, 1);
+    this.collectorSuccess = new Gauge({ name: 'oomwatch_collector_success', help: '1 when the collector\'s last run succeeded', labelNames: ['collector'] as const, registers });
+    this.collectorDuration = new Gauge({ name: 'oomwatch_collector_duration_seconds', help: 'How long the collector\'s last run took', labelNames: ['collector'] as const, registers });
+    this.kills = new OomKillMetrics(this.registry);
+    this.memory = new CgroupMemoryCollector(this.backend.version, this.registry, {
+      onSample: (path, s, now) => this.onSample(path, s, now),
+      onGone: (path) => this.onCgroupGone(path),
+      onError: (path, err) => this.log.warn({ event: 'cgroup_read_error', cgroup: path, err: String(err) }, `cannot read cgroup ${path}: ${String(err)}`),
+    });
+    this.declaredCollector = new DeclaredCollector(this.registry, this.backend, this.config.cgroups, (cgroup, drift) =>
+      this.log.warn({ event: 'declared_drift', cgroup, drift }, `declared cgroup ${cgroup} differs from the config: ${drift.join('; ')}`),
+    );
+    this.collectors = [
+      this.memory,
+      new VmstatCollector(this.roots.proc, this.registry),
+      new KmsgCollector(this.registry, () => this.kmsgStatus()),
+      this.declaredCollector,
+    ];
+    this.log.info(
+      { event: 'start', version: VERSION, mode: this.layout.mode, memory_cgroup_version: this.backend.version, mount: this.backend.mount, config: { ...this.config } },
+      `oomwatch ${VERSION} starting: cgroup ${this.layout.mode}, memory controller v${this.backend.version} at ${this.backend.mount}`,
+    );
+
+    const restored = this.loadState();
+    this.ledger = new KillLedger(this.graceMs(), restored?.ledger, this.now());
+    this.applyDeclared();
+
+    this.discovery = this.newDiscovery();
+    await this.discovery.start();
+
+    if (this.config.kmsg) await this.startKmsg(restored);
+    else this.kmsgError = 'disabled in the config (kmsg: false)';
+
+    this.poll();
+    this.timer = setInterval(() => this.poll(), this.config.pollIntervalMs);
+    this.server = await startHttpServer(this.config.listen, {
+      metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
+      health: () => this.health(),
+    });
+    this.log.info({ event: 'listening', address: this.server.address }, `serving /metrics and /healthz on ${this.server.url}`);
+  }
+
+  private graceMs(): number {
+    return 2 * this.config.pollIntervalMs + 500;
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  private loadState(): DaemonState | undefined {
+    try {
+      ensureStateDir(this.config.stateDir);
+    } catch (err) {
+      this.stateWritable = false;
+      this.stateError = `cannot create state directory ${this.config.stateDir}: ${(err as Error).message}`;
+      this.log.warn({ event: 'state_unavailable', err: this.stateError }, `${this.stateError}; kills will not survive a restart (use --state-dir)`);
+      return undefined;
+    }
+    let state: DaemonState | undefined;
+    try {
+      state = readState(this.config.stateDir);
+    } catch (err) {
+      this.stateError = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'state_corrupt', err: this.stateError }, `${this.stateError}; starting from the end of the kernel log`);
+      return undefined;
+    }
+    if (state === undefined) return undefined;
+    const bootId = this.readBootIdSafe();
+    if (bootId !== undefined && bootId !== state.cursor.bootId) {
+      this.log.info({ event: 'state_other_boot', saved_boot_id: state.cursor.bootId, boot_id: bootId }, 'state is from another boot: reading this boot\'s kernel log from its start');
+      return { cursor: state.cursor, ledger: { counters: {}, pending: [] } };
+    }
+    this.log.info({ event: 'state_restored', seq: state.cursor.seq, pending: state.ledger.pending.length }, `resuming after kernel log record ${state.cursor.seq}`);
+    return state;
+  }
+
+  private readBootIdSafe(): string | undefined {
+    try {
+      return readBootId(this.roots);
+    } catch (err) {
+      this.log.warn({ event: 'boot_id_unreadable', err: String(err) }, `cannot read the boot id: ${String(err)}`);
+      return undefined;
+    }
+  }
+
+  private saveStateNow(): void {
+    if (!this.stateWritable || this.reader === null) return;
+    const cursor = this.reader.cursor();
+    if (cursor === undefined) return;
+    try {
+      saveState(this.config.stateDir, { cursor, ledger: this.ledger.snapshot() });
+      this.stateDirty = false;
+      this.stateError = null;
+    } catch (err) {
+      const msg = `cannot save ${stateFile(this.config.stateDir)}: ${(err as Error).message}`;
+      if (this.stateError !== msg) this.log.error({ event: 'state_save_error', err: msg }, msg);
+      this.stateError = msg;
+    }
+  }
+
+  // ---- kernel log ----------------------------------------------------------------------------
+
+  private async startKmsg(restored: DaemonState | undefined): Promise<void> {
+    try {
+      this.reader = await openKmsgReader({
+        roots: this.roots,
+        from: restored?.cursor ?? 'end',
+        onEvents: (events) => this.onKmsgEvents(events),
+      });
+      await this.reader.ready();
+      this.kmsgError = null;
+      this.log.info({ event: 'kmsg_started', path: this.roots.kmsg, position: this.reader.position }, `following ${this.roots.kmsg}`);
+      this.reader.done.catch((err: unknown) => {
+        if (this.stopped) return;
+        this.kmsgError = err instanceof Error ? err.message : String(err);
+        this.log.error({ event: 'kmsg_failed', err: this.kmsgError }, `kernel log reader failed: ${this.kmsgError}; OOM kills are now counted from cgroup counters only`);
+      });
+    } catch (err) {
+      this.reader = null;
+      this.kmsgError = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'kmsg_unavailable', err: this.kmsgError }, `${this.kmsgError}; OOM kills are counted from cgroup counters only (no process names)`);
+    }
+  }
+
+  private onKmsgEvents(events: readonly KmsgEvent[]): void {
+    const killsBefore = this.parser.stats.kills;
+    for (const e of events) {
+      switch (e.type) {
+        case 'record':
+          this.parser.pushRecord(e.record);
+          break;
+        case 'lost':
+          this.log.warn({ event: 'kmsg_lost', reason: e.reason, count: e.count, from_seq: e.fromSeq }, `${e.count} kernel log records lost (${e.reason}) before oomwatch read them`);
+          break;
+        case 'malformed':
+          this.log.warn({ event: 'kmsg_malformed', raw: e.raw.slice(0, 200), err: e.error.message }, 'malformed kernel log record skipped');
+          break;
+        case 'rewind':
+          this.log.warn({ event: 'kmsg_rewind', expected_seq: e.expectedSeq, seq: e.seq }, 'kernel log SEQ went backwards');
+          break;
+        default:
+          e satisfies never;
+      }
+    }
+    this.parser.idle();
+    if (this.parser.stats.kills !== killsBefore) this.saveStateNow();
+    else this.stateDirty = true;
+  }
+
+  private onKill(event: OomKillEvent): void {
+    this.emit(this.ledger.onKill(event, this.now()));
+  }
+
+  private emit(outputs: readonly LedgerOutput[]): void {
+    for (const o of outputs) {
+      if (o.kind === 'kill') {
+        this.kills.kill(o.event);
+        const cg = o.event.victim_cgroup;
+        const s = cg === null ? undefined : this.memory.sampleNow(cg);
+        this.log.warn(
+          {
+            event: 'oom_kill',
+            ...o.event,
+            attributed_by: o.attributedBy,
+            cgroup_limit_bytes: s?.max ?? null,
+            cgroup_usage_bytes: s?.current ?? null,
+            cgroup_peak_bytes: s?.peak ?? null,
+            boot_id: this.reader?.bootId ?? null,
+            wall_time: new Date().toISOString(),
+          },
+          `OOM kill: ${o.event.process} (pid ${o.event.pid}) in cgroup ${cg ?? '(unknown)'}`,
+        );
+      } else {
+        this.kills.unexplainedKills(o.cgroup, o.count);
+        this.log.warn(
+          { event: 'oom_kill_unexplained', cgroup: o.cgroup, count: o.count, boot_id: this.reader?.bootId ?? null, wall_time: new Date().toISOString() },
+          `the kernel counted ${o.count} OOM kill(s) in cgroup ${o.cgroup} that no kernel log record explained`,
+        );
+      }
+    }
+    if (outputs.length > 0) this.stateDirty = true;
+  }
+
+  private kmsgStatus(): KmsgStatus {
+    const s = this.reader?.stats();
+    return {
+      up: this.reader !== null && this.kmsgError === null,
+      records: s?.records ?? 0,
+      lost: s?.lost ?? 0,
+      foreign: s?.foreign ?? 0,
+      malformed: s?.malformed ?? 0,
+    };
+  }
+
+  // ---- cgroups -----------------------------------------------------------------------------
+
+  private applyDeclared(): void {
+    for (const d of this.config.cgroups) {
+      this.kills.declare(d.path);
+      try {
+        const { created } = createWithLimits(this.backend, d.path, d.limits);
+        this.declaredErrors.set(d.path, null);
+        this.log.info({ event: 'declared_applied', cgroup: d.path, created, limits: d.limits }, `declared cgroup ${d.path} ${created.includes(d.path) ? 'created' : 'configured'}`);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        this.declaredErrors.set(d.path, msg);
+        this.log.error({ event: 'declared_failed', cgroup: d.path, err: msg }, `declared cgroup ${d.path}: ${msg}`);
+      }
+    }
+  }
+
+  private onCgroupAdded(path: string, initial: boolean): void {
+    if (!this.filter(path) || this.memory.has(path)) return;
+    if (this.backend.version === 2 && path === '/') return; // the v2 root has no memory.current
+    this.memory.add(path, this.backend.dir(path));
+    if (!initial) this.ledger.born(path);
+    this.kills.cgroupBack(path);
+    this.log.debug({ event: 'cgroup_added', cgroup: path }, `watching ${path}`);
+  }
+
+  private onCgroupRemoved(path: string): void {
+    if (!this.memory.has(path)) return;
+    this.memory.remove(path);
+    this.onCgroupGone(path);
+  }
+
+  private onCgroupGone(path: string): void {
+    this.armed.delete(path);
+    this.kills.cgroupGone(path, this.now());
+    this.emit(this.ledger.forget(path));
+    this.log.debug({ event: 'cgroup_removed', cgroup: path }, `${path} is gone`);
+  }
+
+  private onSample(path: string, s: MemorySample, now: number): void {
+    if (s.ownOomKills !== null) this.emit(this.ledger.onCounter(path, s.ownOomKills, now));
+    if (s.max === null || s.max === 0) return;
+    const ratio = s.workingSet / s.max;
+    const { workingSetRatio, hysteresis } = this.config.warn;
+    const armed = this.armed.get(path) ?? true;
+    if (armed && ratio >= workingSetRatio) {
+      this.armed.set(path, false);
+      this.log.warn(
+        { event: 'near_limit', cgroup: path, working_set_bytes: s.workingSet, limit_bytes: s.max, ratio: Number(ratio.toFixed(4)), threshold: workingSetRatio },
+        `cgroup ${path} working set is at ${(ratio * 100).toFixed(1)}% of its limit`,
+      );
+    } else if (!armed && ratio < workingSetRatio - hysteresis) {
+      this.armed.set(path, true);
+      this.log.info({ event: 'near_limit_cleared', cgroup: path, ratio: Number(ratio.toFixed(4)) }, `cgroup ${path} is back below ${((workingSetRatio - hysteresis) * 100).toFixed(0)}% of its limit`);
+    }
+  }
+
+  // ---- the poll loop -------------------------------------------------------------------------
+
+  private poll(): void {
+    const now = this.now();
+    for (const c of this.collectors) {
+      const t0 = process.hrtime.bigint();
+      try {
+        c.update(now);
+        this.collectorSuccess.set({ collector: c.name }, 1);
+        if (this.collectorErrors.get(c.name)) this.log.info({ event: 'collector_recovered', collector: c.name }, `collector ${c.name} works again`);
+        this.collectorErrors.set(c.name, null);
+      } catch (err) {
+        this.collectorSuccess.set({ collector: c.name }, 0);
+        const msg = err instanceof Error ? err.message : String(err);
+        if (this.collectorErrors.get(c.name) !== msg) this.log.error({ event: 'collector_failed', collector: c.name, err: msg }, `collector ${c.name} failed: ${msg}`);
+        this.collectorErrors.set(c.name, msg);
+      }
+      this.collectorDuration.set({ collector: c.name }, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    this.emit(this.ledger.tick(now));
+    this.kills.expire(now);
+    if (this.stateDirty) this.saveStateNow();
+  }
+
+  // ---- config reload -------------------------------------------------------------------------
+
+  /** Apply a new config: declared cgroups, watch patterns, warn thresholds. Listen/state changes need a restart. */
+  reload(next: DaemonConfig): void {
+    const restartNeeded: string[] = [];
+    if (next.listen.host !== this.config.listen.host || next.listen.port !== this.config.listen.port) restartNeeded.push('listen');
+    if (next.stateDir !== this.config.stateDir) restartNeeded.push('state_dir');
+    if (next.kmsg !== this.config.kmsg) restartNeeded.push('kmsg');
+    if (next.pollIntervalMs !== this.config.pollIntervalMs && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = setInterval(() => this.poll(), next.pollIntervalMs);
+    }
+    this.config = { ...next, listen: this.config.listen, stateDir: this.config.stateDir, kmsg: this.config.kmsg };
+    this.filter = makeCgroupFilter(next.watch.include, next.watch.exclude);
+    for (const path of [...this.memory.paths()]) {
+      if (!this.filter(path)) this.memory.remove(path);
+    }
+    this.declaredCollector.setDeclared(next.cgroups);
+    this.applyDeclared();
+    this.log.info({ event: 'config_reloaded', restart_needed: restartNeeded }, restartNeeded.length > 0 ? `config reloaded; ${restartNeeded.join(', ')} change(s) take effect after a restart` : 'config reloaded');
+    // Cgroups newly included by the patterns: the tree is rescanned by discovery's next events;
+    // rescan now so they are polled at once.
+    void this.rescan();
+  }
+
+  private newDiscovery(): CgroupDiscovery {
+    return new CgroupDiscovery(this.backend.mount, {
+      onAdd: (path, initial) => this.onCgroupAdded(path, initial),
+      onRemove: (path) => this.onCgroupRemoved(path),
+      onError: (err) => this.log.warn({ event: 'discovery_error', err: String(err) }, `cgroup discovery: ${String(err)}`),
+    });
+  }
+
+  private async rescan(): Promise<void> {
+    await this.discovery?.stop();
+    this.discovery = this.newDiscovery();
+    await this.discovery.start();
+  }
+
+  // ---- health and shutdown ---------------------------------------------------------------------
+
+  health(): Health {
+    const collectors: Health['collectors'] = {};
+    for (const c of this.collectors) {
+      const err = this.collectorErrors.get(c.name) ?? null;
+      collectors[c.name] = { ok: err === null, error: err };
+    }
+    const declared: Health['declared'] = {};
+    for (const [path, err] of this.declaredErrors) declared[path] = { ok: err === null, error: err };
+    const kmsgUp = this.reader !== null && this.kmsgError === null;
+    const degraded = !kmsgUp || Object.values(collectors).some((c) => !c.ok) || Object.values(declared).some((d) => !d.ok) || this.stateError !== null;
+    return {
+      status: degraded ? 'degraded' : 'ok',
+      version: VERSION,
+      cgroup: { mode: this.layout.mode, memory_version: this.backend.version, mount: this.backend.mount, watched: [...this.memory.paths()].length },
+      kmsg: { up: kmsgUp, error: this.kmsgError, position: this.reader?.position ?? null },
+      state: { file: stateFile(this.config.stateDir), writable: this.stateWritable, error: this.stateError },
+      collectors,
+      declared,
+    };
+  }
+
+  /** Flush what is held, save the cursor, close the listener. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.reader?.stop();
+    this.parser.idle();
+    this.saveStateNow();
+    await Promise.all([this.server?.close(), this.discovery?.stop()]);
+    this.memory?.close();
+    this.log.info({ event: 'stop' }, 'oomwatch stopped');
+  }
+}
+

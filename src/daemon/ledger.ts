@@ -1,0 +1,165 @@
+/**
+ * The kill ledger: makes every OOM kill count exactly once, from two witnesses that each miss some.
+ *
+ * - The kernel log (/dev/kmsg) names each killed process, but under a storm the report header and
+ *   summary are rate-limited (10 per 5 s) so most kill lines carry no cgroup; records can be lost
+ *   (ring buffer overrun) or unreadable (no CAP_SYSLOG).
+ * - The kernel's per-cgroup counters (v1 memory.oom_control `oom_kill`, v2 memory.events.local
+ *   `oom_kill`) count every kill of a task in that very cgroup, but say nothing about whom.
+ *
+ * A kill line with a cgroup is exported at once and leaves a *credit* on its cgroup; a counter
+ * increment consumes a credit, or else a waiting header-less kill (which is then exported with
+ * that cgroup), or else becomes a *deficit*. A deficit still unexplained after `graceMs` is
+ * exported as an unexplained kill of that cgroup; a header-less kill no counter claimed within
+ * `graceMs` is exported without a cgroup (unattributed). Credits that no counter ever matched
+ * (a cgroup that is not watched) expire silently: their kills were already exported.
+ *
+ * Pure: time is passed in, outputs are returned. Nothing here touches the file system.
+ */
+import type { OomKillEvent } from '../oom/event.js';
+
+export type LedgerOutput =
+  /** A kill to export; `attributedBy` says how its cgroup is known ('kmsg', 'counter', or 'none'). */
+  | { readonly kind: 'kill'; readonly event: OomKillEvent; readonly attributedBy: 'kmsg' | 'counter' | 'none' }
+  /** `count` kills the kernel counted in `cgroup` that no kernel log record explained. */
+  | { readonly kind: 'unexplained'; readonly cgroup: string; readonly count: number };
+
+interface CgroupAccount {
+  /** The last counter value seen; null until the first sample. */
+  counter: number | null;
+  /** Times (ms) of kmsg kills exported for this cgroup that no counter increment matched yet. */
+  credits: number[];
+  /** Times (ms) of counter increments no kill line explained yet. */
+  deficits: number[];
+}
+
+export interface LedgerSnapshot {
+  /**
+   * Per cgroup, the counter value every exported kill accounts for: the last value seen, less the
+   * deficits not yet exported, plus the kills exported ahead of their counter increment. Saved with
+   * the kmsg cursor, it is the baseline after a restart.
+   */
+  readonly counters: Readonly<Record<string, number>>;
+  /** Header-less kills read but not yet exported: restored after a restart. */
+  readonly pending: readonly OomKillEvent[];
+}
+
+/** The path form the counters use for a kernel-printed cgroup path. */
+const key = (cgroup: string) => (cgroup.length > 1 && cgroup.endsWith('/') ? cgroup.slice(0, -1) : cgroup);
+
+export class KillLedger {
+  private readonly accounts = new Map<string, CgroupAccount>();
+  private pool: { event: OomKillEvent; at: number }[] = [];
+  private readonly baselines: Map<string, number>;
+
+  constructor(
+    private readonly graceMs: number,
+    restored?: LedgerSnapshot,
+    now = 0,
+  ) {
+    this.baselines = new Map(Object.entries(restored?.counters ?? {}));
+    for (const event of restored?.pending ?? []) this.pool.push({ event, at: now });
+  }
+
+  private account(cgroup: string): CgroupAccount {
+    let a = this.accounts.get(cgroup);
+    if (a === undefined) {
+      a = { counter: null, credits: [], deficits: [] };
+      this.accounts.set(cgroup, a);
+    }
+    return a;
+  }
+
+  /** A kill the OOM report parser emitted. */
+  onKill(event: OomKillEvent, now: number): LedgerOutput[] {
+    if (event.victim_cgroup === null) {
+      this.pool.push({ event, at: now });
+      return [];
+    }
+    const a = this.account(key(event.victim_cgroup));
+    if (a.deficits.length > 0) a.deficits.shift();
+    else a.credits.push(now);
+    return [{ kind: 'kill', event, attributedBy: 'kmsg' }];
+  }
+
+  /**
+   * A cgroup created while the daemon runs: its counter started at 0 under our eyes, so every
+   * kill it shows is one to account for, even one that happened before its first sample.
+   */
+  born(cgroup: string): void {
+    const a = this.account(cgroup);
+    if (a.counter === null) {
+      a.counter = 0;
+      this.baselines.delete(cgroup);
+    }
+  }
+
+  /**
+   * A sample of a cgroup's own kill counter (v1 memory.oom_control oom_kill, v2 memory.events.local
+   * oom_kill). The first sample sets the baseline: the saved one after a restart, else the value.
+   */
+  onCounter(cgroup: string, value: number, now: number): LedgerOutput[] {
+    const a = this.account(cgroup);
+    if (a.counter === null) {
+      const saved = this.baselines.get(cgroup);
+      this.baselines.delete(cgroup);
+      a.counter = saved !== undefined && saved <= value ? saved : value;
+      // The kernel counts a kill before it prints its report: credits older than the first sample
+      // are already inside the baseline.
+      if (saved === undefined || saved > value) a.credits.length = 0;
+    }
+    if (value < a.counter) {
+      // A counter never goes down: this is a new cgroup under an old name. Start over.
+      a.counter = value;
+      return [];
+    }
+    let increments = value - a.counter;
+    a.counter = value;
+    const out: LedgerOutput[] = [];
+    while (increments > 0 && a.credits.length > 0) {
+      a.credits.shift();
+      increments--;
+    }
+    while (increments > 0 && this.pool.length > 0) {
+      const { event } = this.pool.shift() as { event: OomKillEvent; at: number };
+      out.push({ kind: 'kill', event: { ...event, victim_cgroup: cgroup }, attributedBy: 'counter' });
+      increments--;
+    }
+    for (; increments > 0; increments--) a.deficits.push(now);
+    return out;
+  }
+
+  /** Export what waited longer than the grace period. Call it after each poll. */
+  tick(now: number): LedgerOutput[] {
+    const out: LedgerOutput[] = [];
+    for (const [cgroup, a] of this.accounts) {
+      let n = 0;
+      while (a.deficits.length > 0 && now - (a.deficits[0] as number) >= this.graceMs) {
+        a.deficits.shift();
+        n++;
+      }
+      if (n > 0) out.push({ kind: 'unexplained', cgroup, count: n });
+      while (a.credits.length > 0 && now - (a.credits[0] as number) >= this.graceMs) a.credits.shift();
+    }
+    while (this.pool.length > 0 && now - (this.pool[0]?.at as number) >= this.graceMs) {
+      const { event } = this.pool.shift() as { event: OomKillEvent; at: number };
+      out.push({ kind: 'kill', event, attributedBy: 'none' });
+    }
+    return out;
+  }
+
+  /** A watched cgroup is gone: its pending deficits are exported now, its account dropped. */
+  forget(cgroup: string): LedgerOutput[] {
+    const a = this.accounts.get(cgroup);
+    this.accounts.delete(cgroup);
+    return a !== undefined && a.deficits.length > 0 ? [{ kind: 'unexplained', cgroup, count: a.deficits.length }] : [];
+  }
+
+  snapshot(): LedgerSnapshot {
+    const counters: Record<string, number> = {};
+    for (const [cgroup, a] of this.accounts) {
+      if (a.counter !== null) counters[cgroup] = a.counter - a.deficits.length + a.credits.length;
+    }
+    return { counters, pending: this.pool.map((p) => p.event) };
+  }
+}
