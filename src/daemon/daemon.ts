@@ -73,6 +73,8 @@ export class Daemon {
   private stateWritable = true;
   private stateError: string | null = null;
   private stateDirty = false;
+  /** SEQ of the last kernel log record fully processed (the resume point). */
+  private doneSeq: number | undefined;
   private collectorSuccess!: Gauge<'collector'>;
   private collectorDuration!: Gauge<'collector'>;
   private stopped = false;
@@ -181,12 +183,16 @@ export class Daemon {
     }
   }
 
+  /**
+   * Save the cursor (the last record whose processing is complete) and the ledger. Called before
+   * kills are logged and counted (write-ahead): a daemon killed right after a kill's log line
+   * never reports that kill again after its restart. (Killed between this save and the log
+   * write, a few µs, it would not report it at all; log lines carry boot_id and seq to dedupe.)
+   */
   private saveStateNow(): void {
-    if (!this.stateWritable || this.reader === null) return;
-    const cursor = this.reader.cursor();
-    if (cursor === undefined) return;
+    if (!this.stateWritable || this.reader === null || this.doneSeq === undefined) return;
     try {
-      saveState(this.config.stateDir, { cursor, ledger: this.ledger.snapshot() });
+      saveState(this.config.stateDir, { cursor: { bootId: this.reader.bootId, seq: this.doneSeq }, ledger: this.ledger.snapshot() });
       this.stateDirty = false;
       this.stateError = null;
     } catch (err) {
@@ -206,6 +212,8 @@ export class Daemon {
         onEvents: (events) => this.onKmsgEvents(events),
       });
       await this.reader.ready();
+      // No batch can have been delivered before this continuation: it runs in the same macrotask.
+      this.doneSeq ??= this.reader.cursor()?.seq;
       this.kmsgError = null;
       this.log.info({ event: 'kmsg_started', path: this.roots.kmsg, position: this.reader.position }, `following ${this.roots.kmsg}`);
       this.reader.done.catch((err: unknown) => {
@@ -221,11 +229,13 @@ export class Daemon {
   }
 
   private onKmsgEvents(events: readonly KmsgEvent[]): void {
-    const killsBefore = this.parser.stats.kills;
     for (const e of events) {
       switch (e.type) {
         case 'record':
+          // A kill line is held until the next record arrives; kills emitted while this record is
+          // pushed belong to records up to doneSeq, which is what a save inside emit() records.
           this.parser.pushRecord(e.record);
+          this.doneSeq = e.record.seq;
           break;
         case 'lost':
           this.log.warn({ event: 'kmsg_lost', reason: e.reason, count: e.count, from_seq: e.fromSeq }, `${e.count} kernel log records lost (${e.reason}) before oomwatch read them`);
@@ -241,15 +251,19 @@ export class Daemon {
       }
     }
     this.parser.idle();
-    if (this.parser.stats.kills !== killsBefore) this.saveStateNow();
-    else this.stateDirty = true;
+    this.stateDirty = true;
   }
 
   private onKill(event: OomKillEvent): void {
+    // A header-less kill line names only the pid. /proc/<pid>/cgroup cannot tell where it was:
+    // an exiting task is moved to the root cgroup (cgroup_exit) long before its parent reaps it,
+    // so a lookup would name "/" for most victims. The ledger attributes it from the counters.
     this.emit(this.ledger.onKill(event, this.now()));
   }
 
   private emit(outputs: readonly LedgerOutput[]): void {
+    if (outputs.length === 0) return;
+    this.saveStateNow();
     for (const o of outputs) {
       if (o.kind === 'kill') {
         this.kills.kill(o.event);
@@ -276,7 +290,6 @@ export class Daemon {
         );
       }
     }
-    if (outputs.length > 0) this.stateDirty = true;
   }
 
   private kmsgStatus(): KmsgStatus {

@@ -4,12 +4,14 @@
  * - The kernel log (/dev/kmsg) names each killed process, but under a storm the report header and
  *   summary are rate-limited (10 per 5 s) so most kill lines carry no cgroup; records can be lost
  *   (ring buffer overrun) or unreadable (no CAP_SYSLOG).
+ *   (/proc/<pid>/cgroup is no help: an exiting task is moved to the root cgroup before it is reaped.)
  * - The kernel's per-cgroup counters (v1 memory.oom_control `oom_kill`, v2 memory.events.local
  *   `oom_kill`) count every kill of a task in that very cgroup, but say nothing about whom.
  *
- * A kill line with a cgroup is exported at once and leaves a *credit* on its cgroup; a counter
- * increment consumes a credit, or else a waiting header-less kill (which is then exported with
- * that cgroup), or else becomes a *deficit*. A deficit still unexplained after `graceMs` is
+ * A kill line with a cgroup is exported at once and leaves a *credit* on its cgroup, or consumes a
+ * *deficit* there; a counter increment consumes a credit, or else a waiting header-less kill (which
+ * is then exported with that cgroup), or else becomes a deficit, which a header-less kill read
+ * later consumes. A deficit still unexplained after `graceMs` is
  * exported as an unexplained kill of that cgroup; a header-less kill no counter claimed within
  * `graceMs` is exported without a cgroup (unattributed). Credits that no counter ever matched
  * (a cgroup that is not watched) expire silently: their kills were already exported.
@@ -18,9 +20,12 @@
  */
 import type { OomKillEvent } from '../oom/event.js';
 
+/** How a kill's cgroup is known: its report named it, a cgroup's kill counter claimed it, or nothing did. */
+export type Attribution = 'kmsg' | 'counter' | 'none';
+
 export type LedgerOutput =
   /** A kill to export; `attributedBy` says how its cgroup is known ('kmsg', 'counter', or 'none'). */
-  | { readonly kind: 'kill'; readonly event: OomKillEvent; readonly attributedBy: 'kmsg' | 'counter' | 'none' }
+  | { readonly kind: 'kill'; readonly event: OomKillEvent; readonly attributedBy: Attribution }
   /** `count` kills the kernel counted in `cgroup` that no kernel log record explained. */
   | { readonly kind: 'unexplained'; readonly cgroup: string; readonly count: number };
 
@@ -73,8 +78,18 @@ export class KillLedger {
   /** A kill the OOM report parser emitted. */
   onKill(event: OomKillEvent, now: number): LedgerOutput[] {
     if (event.victim_cgroup === null) {
-      this.pool.push({ event, at: now });
-      return [];
+      // A counter that already rose with no kill line to explain it claims this one: the oldest first.
+      let oldest: [string, CgroupAccount] | undefined;
+      for (const entry of this.accounts) {
+        const d = entry[1].deficits[0];
+        if (d !== undefined && (oldest === undefined || d < (oldest[1].deficits[0] as number))) oldest = entry;
+      }
+      if (oldest === undefined) {
+        this.pool.push({ event, at: now });
+        return [];
+      }
+      oldest[1].deficits.shift();
+      return [{ kind: 'kill', event: { ...event, victim_cgroup: oldest[0] }, attributedBy: 'counter' }];
     }
     const a = this.account(key(event.victim_cgroup));
     if (a.deficits.length > 0) a.deficits.shift();

@@ -117,3 +117,14 @@ test('forget exports pending deficits of a vanished cgroup', () => {
   assert.deepEqual(unexplained(l.forget('/gone')), [['/gone', 2]]);
   assert.deepEqual(l.tick(5000), []);
 });
+
+test('a header-less kill read after the counter rose is claimed by that counter', () => {
+  const l = new KillLedger(1000);
+  l.onCounter('/a', 0, 0);
+  l.onCounter('/b', 0, 0);
+  assert.deepEqual(l.onCounter('/b', 1, 100), []);
+  assert.deepEqual(l.onCounter('/a', 1, 200), []);
+  assert.deepEqual(kills(l.onKill(kill(7, null), 210)), [[7, '/b', 'counter']]);
+  assert.deepEqual(kills(l.onKill(kill(8, null), 220)), [[8, '/a', 'counter']]);
+  assert.deepEqual(l.tick(5000), []);
+});

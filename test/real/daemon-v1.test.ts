@@ -1,0 +1,211 @@
+import { describe, test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, mkdirSync, openSync, closeSync, writeSync, writeFileSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { realKernel, V1_MEMORY_MOUNT } from '../helpers/privileged.js';
+import { uniqueTestName, removeCgroupTree, removePrefixIfEmpty, spawnInCgroup, exited, HOG, oomControl } from '../helpers/v1cgroup.js';
+import { startDaemon, tempDir, type DaemonProcess, type LogLine } from '../helpers/daemon.js';
+import { BIN } from '../helpers/cli.js';
+
+const M = 2 ** 20;
+const made: string[] = [];
+function cgroupName(label: string): string {
+  const n = uniqueTestName(label);
+  made.push(join(V1_MEMORY_MOUNT, n));
+  return n;
+}
+
+/** Run a hog in the cgroup (which must exist) and return its pid once the kernel killed it. */
+async function oomKill(name: string): Promise<number> {
+  const child = spawnInCgroup(join(V1_MEMORY_MOUNT, name), HOG);
+  const r = await exited(child);
+  assert.equal(r.signal, 'SIGKILL', `the hog in ${name} was OOM-killed`);
+  return child.pid as number;
+}
+
+const killsOf = (d: DaemonProcess, cgroup: string): LogLine[] => d.logs.filter((l) => l.event === 'oom_kill' && l['victim_cgroup'] === cgroup);
+
+describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
+  const state = tempDir('daemon');
+  const declared = cgroupName('declared');
+  let d: DaemonProcess;
+
+  before(async () => {
+    d = await startDaemon({
+      stateDir: state.dir,
+      config: `cgroups:\n  - name: ${declared}\n    memory: 64M\nwarn: {working_set_ratio: 0.5, hysteresis: 0.1}\n`,
+    });
+  });
+  after(async () => {
+    await d?.stop();
+    for (const dir of made.reverse()) await removeCgroupTree(dir);
+    removePrefixIfEmpty();
+    state.remove();
+  });
+
+  test('a declared cgroup is created with its limit, its kill counter starts at 0', async () => {
+    assert.equal(oomControl(join(V1_MEMORY_MOUNT, declared))['oom_kill'], 0);
+    assert.equal(await d.metric('oomwatch_oom_kills_total', { cgroup: `/${declared}` }), 0);
+    const limit = await d.waitForMetric('oomwatch_cgroup_memory_limit_bytes', { cgroup: `/${declared}` }, (v) => v !== undefined);
+    assert.equal(limit, 64 * M);
+    const health = JSON.parse(await d.scrape('/healthz'));
+    assert.equal(health.status, 'ok');
+    assert.equal(health.kmsg.up, true);
+    assert.deepEqual(health.declared[`/${declared}`], { ok: true, error: null });
+  });
+
+  test('a real OOM kill in the declared cgroup: counter 1, labels, one JSON log line with the contract', async () => {
+    const pid = await oomKill(declared);
+    const line = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the kill of ${pid}`);
+    assert.equal(line['victim_cgroup'], `/${declared}`);
+    assert.equal(line['oom_cgroup'], `/${declared}`);
+    assert.equal(line['process'], 'dd');
+    assert.equal(line['scope'], 'cgroup');
+    assert.equal(line['cgroup_limit_bytes'], 64 * M);
+    assert.equal(typeof line['boot_id'], 'string');
+    assert.equal(typeof line['seq'], 'number');
+    assert.equal(await d.metric('oomwatch_oom_kills_total', { cgroup: `/${declared}` }), 1);
+    const kill = (await d.samples()).find((s) => s.name === 'oomwatch_oom_kills_total' && s.labels['cgroup'] === `/${declared}`);
+    assert.deepEqual(Object.keys(kill?.labels ?? {}).sort(), ['cgroup', 'container_id', 'pod_uid', 'runtime', 'scope', 'unit']);
+    assert.equal(await d.waitForMetric('oomwatch_cgroup_memory_events_total', { cgroup: `/${declared}`, event: 'oom_kill' }, (v) => v === 1), 1);
+    assert.equal(killsOf(d, `/${declared}`).length, 1);
+  });
+
+  test('a cgroup created after the start is discovered; its kill is counted; Kubernetes owner labels', async () => {
+    const uid = '0f0e0d0c-1111-2222-3333-444455556666';
+    const name = cgroupName('discovered');
+    const pod = `${name}/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replace(/-/g, '_')}.slice/cri-containerd-${'ab'.repeat(32)}.scope`;
+    mkdirSync(join(V1_MEMORY_MOUNT, pod), { recursive: true });
+    writeFileSync(join(V1_MEMORY_MOUNT, pod, 'memory.limit_in_bytes'), String(64 * M));
+    await d.waitForMetric('oomwatch_cgroup_memory_limit_bytes', { cgroup: `/${pod}` }, (v) => v === 64 * M);
+    const pid = await oomKill(pod);
+    const line = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the kill of ${pid}`);
+    assert.equal(line['pod_uid'], uid);
+    assert.equal(line['runtime'], 'containerd');
+    assert.equal(await d.metric('oomwatch_oom_kills_total', { cgroup: `/${pod}`, pod_uid: uid, runtime: 'containerd', container_id: 'ab'.repeat(32) }), 1);
+  });
+
+  test('a storm of 30 parallel hogs in one 24M cgroup counts 30, as the kernel does', async () => {
+    const name = cgroupName('storm');
+    mkdirSync(join(V1_MEMORY_MOUNT, name), { recursive: true });
+    writeFileSync(join(V1_MEMORY_MOUNT, name, 'memory.limit_in_bytes'), String(24 * M));
+    const hogs = Array.from({ length: 30 }, () => spawnInCgroup(join(V1_MEMORY_MOUNT, name), HOG));
+    const results = await Promise.all(hogs.map(exited));
+    assert.ok(results.every((r) => r.signal === 'SIGKILL'));
+    const kernel = oomControl(join(V1_MEMORY_MOUNT, name))['oom_kill'];
+    assert.equal(kernel, 30, 'the kernel counted 30 kills');
+    const counted = await d.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 30, 15_000);
+    assert.equal(counted, 30);
+    // Each hog is logged once, with this cgroup, whether the report named it or the counter did.
+    const pids = new Set(hogs.map((h) => h.pid));
+    const lines = d.logs.filter((l) => l.event === 'oom_kill' && pids.has(l['pid'] as number));
+    assert.equal(lines.length, 30);
+    assert.equal(new Set(lines.map((l) => l['pid'])).size, 30);
+    assert.ok(lines.every((l) => l['victim_cgroup'] === `/${name}`));
+    assert.ok(lines.some((l) => l['attributed_by'] === 'counter'), 'some kill lines of the storm had no header');
+  });
+
+  test('a forged kill line written to /dev/kmsg by root counts nothing', async () => {
+    const fake = `/${cgroupName('forged')}`;
+    const before = await d.metric('oomwatch_kmsg_foreign_records_total');
+    const fd = openSync('/dev/kmsg', 'w');
+    try {
+      writeSync(fd, `<3>Memory cgroup out of memory: Killed process 4242 (forged) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0\n`);
+    } finally {
+      closeSync(fd);
+    }
+    const fd2 = openSync('/dev/kmsg', 'w');
+    try {
+      writeSync(fd2, `<4>oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=${fake},task_memcg=${fake},task=forged,pid=4242,uid=0\n`);
+    } finally {
+      closeSync(fd2);
+    }
+    await d.waitForMetric('oomwatch_kmsg_foreign_records_total', {}, (v) => (v ?? 0) >= (before ?? 0) + 2);
+    assert.equal(d.logs.filter((l) => l.event === 'oom_kill' && l['pid'] === 4242).length, 0);
+    assert.equal((await d.samples()).filter((s) => s.name === 'oomwatch_oom_kills_total' && s.labels['cgroup'] === fake).length, 0);
+  });
+
+  test('a cgroup removed while watched leaves /metrics without errors', async () => {
+    const name = cgroupName('removed');
+    mkdirSync(join(V1_MEMORY_MOUNT, name), { recursive: true });
+    await d.waitForMetric('oomwatch_cgroup_memory_usage_bytes', { cgroup: `/${name}` }, (v) => v !== undefined);
+    rmdirSync(join(V1_MEMORY_MOUNT, name));
+    const v = await d.waitForMetric('oomwatch_cgroup_memory_usage_bytes', { cgroup: `/${name}` }, (x) => x === undefined);
+    assert.equal(v, undefined);
+    assert.equal(await d.metric('oomwatch_collector_success', { collector: 'cgroup_memory' }), 1);
+    assert.equal(d.logs.filter((l) => l.event === 'cgroup_read_error').length, 0);
+  });
+
+  test('working set over the configured ratio logs a near_limit warning', async () => {
+    const name = cgroupName('near');
+    mkdirSync(join(V1_MEMORY_MOUNT, name), { recursive: true });
+    writeFileSync(join(V1_MEMORY_MOUNT, name, 'memory.limit_in_bytes'), String(128 * M));
+    // Holds ~80 MiB (touched) in a 128 MiB cgroup: 0.6 > 0.5.
+    const holder = spawnInCgroup(join(V1_MEMORY_MOUNT, name), ['python3', '-c', 'import time; b = b"x" * (80 * 2**20); time.sleep(30)']);
+    try {
+      const line = await d.waitForLog((l) => l.event === 'near_limit' && l['cgroup'] === `/${name}`, 15_000, 'the near_limit warning');
+      assert.ok((line['ratio'] as number) >= 0.5);
+      assert.equal(line['limit_bytes'], 128 * M);
+    } finally {
+      holder.kill('SIGKILL');
+      await exited(holder);
+    }
+  });
+});
+
+describe('oomwatch daemon restarts: nothing replayed, nothing lost', realKernel(), () => {
+  const state = tempDir('restart');
+  after(async () => {
+    for (const dir of made.reverse()) await removeCgroupTree(dir);
+    removePrefixIfEmpty();
+    state.remove();
+  });
+
+  test('kill -9, kills while down, restart: exactly those kills are counted, none twice', async () => {
+    const name = cgroupName('restart');
+    mkdirSync(join(V1_MEMORY_MOUNT, name), { recursive: true });
+    writeFileSync(join(V1_MEMORY_MOUNT, name, 'memory.limit_in_bytes'), String(64 * M));
+    const first = await startDaemon({ stateDir: state.dir });
+    let second: DaemonProcess | undefined;
+    try {
+      const before = await oomKill(name);
+      await first.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === before, 10_000, 'the kill before the crash');
+      assert.equal((await first.stop('SIGKILL')).signal, 'SIGKILL');
+      const saved = readFileSync(join(state.dir, 'state.json'), 'utf8');
+      const whileDown = [await oomKill(name), await oomKill(name)];
+      second = await startDaemon({ stateDir: state.dir });
+      for (const pid of whileDown) await second.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the replayed kill of ${pid}`);
+      const seen = () => JSON.stringify(second?.logs.filter((l) => String(l.event).startsWith('oom_kill') || String(l.event).startsWith('state')).map((l) => [l.event, l['pid'], l['attributed_by'], l['seq'], l['cgroup'] ?? l['victim_cgroup'], l['count']]));
+      assert.equal(await second.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 2), 2, `before ${before}, while down ${whileDown}: ${seen()}; first: ${JSON.stringify(first.logs.filter((l) => l.event === 'oom_kill').map((l) => [l['pid'], l['attributed_by'], l['seq']]))}; saved ${saved}`);
+      // Give the ledger its grace period: nothing more may appear.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await second.metric('oomwatch_oom_kills_total', { cgroup: `/${name}` }), 2);
+      assert.equal(killsOf(second, `/${name}`).length, 2);
+      assert.equal(second.logs.filter((l) => l.event === 'oom_kill' && l['pid'] === before).length, 0, 'the kill before the crash is not replayed');
+      assert.equal(oomControl(join(V1_MEMORY_MOUNT, name))['oom_kill'], 3);
+      const stopped = await second.stop('SIGTERM');
+      assert.equal(stopped.code, 0, 'SIGTERM exits 0');
+    } finally {
+      await first.stop('SIGKILL');
+      await second?.stop('SIGKILL');
+    }
+  });
+});
+
+describe('oomwatch daemon refuses a bad config', () => {
+  test('exit 2 naming the file and the key path; nothing started', () => {
+    const t = tempDir('badcfg');
+    try {
+      const file = join(t.dir, 'bad.yml');
+      writeFileSync(file, 'cgroups:\n  - name: ok\n  - name: x\n    memory: 12 parsecs\n');
+      const r = spawnSync(process.execPath, [BIN, 'daemon', '--config', file, '--listen', '127.0.0.1:0', '--state-dir', t.dir], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, new RegExp(`${file.replace(/[.]/g, '\\.')}: cgroups\\[1\\]\\.memory: .*"12 parsecs" is not a size`));
+      assert.equal(r.stdout, '');
+      assert.equal(existsSync(join(t.dir, 'state.json')), false);
+    } finally {
+      t.remove();
+    }
+  });
+});
