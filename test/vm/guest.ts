@@ -4,8 +4,8 @@
  * (Documentation/admin-guide/cgroup-v2.rst). The VM is thrown away after the run, but tests share
  * it while it runs, so each test uses cgroup names of its own and removes them.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,4 +64,53 @@ export async function removeTree(name: string): Promise<void> {
     rmdirSync(d);
   };
   rmdirDeep(dir);
+}
+
+/** The OOM hog of the issue: busybox dd allocates its 64M buffer at once; in a 32M cgroup it is OOM-killed. */
+export const HOG = ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'] as const;
+
+/**
+ * Start CMD inside the cgroup NAME from its first instruction: a shell writes its own PID to
+ * cgroup.procs, then execs CMD (the kernel keeps the cgroup across exec).
+ */
+export function spawnIn(name: string, cmd: readonly string[]): ChildProcess {
+  const procs = join(CGROUP2, name, 'cgroup.procs');
+  return spawn('sh', ['-c', `echo $$ > '${procs}' && exec "$@"`, 'sh', ...cmd], { stdio: 'ignore' });
+}
+
+/** Start a process that just waits (outside any test cgroup until it is moved). */
+export function spawnSleeper(): ChildProcess {
+  return spawn('sleep', ['600'], { stdio: 'ignore' });
+}
+
+/** How a child ended. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/** Kill by PID the children a test started (cleanup; the ones already gone are skipped). */
+export function killAll(children: readonly ChildProcess[]): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+/**
+ * Make NAME (and missing parents) straight through cgroupfs, without oomwatch: +memory goes into
+ * each parent's cgroup.subtree_control first, then `files` (e.g. `{ 'memory.max': '33554432' }`)
+ * are written. For tests of kernel facts and for setting the scene.
+ */
+export function makeCg(name: string, files: Readonly<Record<string, string>> = {}): void {
+  const parts = name.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const parent = join(CGROUP2, ...parts.slice(0, i));
+    writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory');
+    const dir = join(parent, parts[i] ?? '');
+    if (!existsSync(dir)) mkdirSync(dir);
+  }
+  for (const [file, value] of Object.entries(files)) writeFileSync(join(CGROUP2, name, file), value);
 }
