@@ -5,7 +5,9 @@
  * it while it runs, so each test uses cgroup names of its own and removes them.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmdirSync, writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -113,4 +115,37 @@ export function makeCg(name: string, files: Readonly<Record<string, string>> = {
     if (!existsSync(dir)) mkdirSync(dir);
   }
   for (const [file, value] of Object.entries(files)) writeFileSync(join(CGROUP2, name, file), value);
+}
+
+/** A process that ignores SIGTERM (a shell blocked in `read` on a pipe nobody writes): only SIGKILL ends it. */
+export function spawnStubborn(): ChildProcess {
+  return spawn('sh', ['-c', 'trap "" TERM; read -r _'], { stdio: ['pipe', 'ignore', 'ignore'] });
+}
+
+/**
+ * Every record the kernel log holds right now, as raw /dev/kmsg records
+ * (`PRIO,SEQ,TS,FLAGS;MESSAGE`, Documentation/ABI/testing/dev-kmsg): a non-blocking fd drained
+ * until EAGAIN, one record per read, with a buffer no record can outgrow (a short one loses it).
+ */
+export function kmsgRecords(): string[] {
+  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+  const buf = Buffer.alloc(16384);
+  const out: string[] = [];
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') break; // drained
+        if (code === 'EPIPE') continue; // the ring overran us; the next read goes on from the oldest record
+        throw err;
+      }
+      out.push(buf.toString('utf8', 0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }

@@ -8,16 +8,29 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CGROUP2, HOG, cgFile, cgKeyed, cgProcs, exited, guest, killAll, makeCg, removeTree, spawnIn, spawnSleeper,
+  CGROUP2, HOG, cgFile, cgKeyed, cgProcs, exited, guest, killAll, kmsgRecords, makeCg, removeTree, spawnIn, spawnSleeper,
+  spawnStubborn,
 } from '../guest.js';
 
 const MiB = 1024 * 1024;
 
-test('a 64M dd in a 32M cgroup is OOM-killed; memory.events counts oom 1, oom_kill 1', guest(), async () => {
+test('a 64M dd in a 32M cgroup is OOM-killed; memory.events counts oom 1, oom_kill 1; /dev/kmsg has the report', guest(), async () => {
   makeCg('k-oom', { 'memory.max': String(32 * MiB) });
   try {
-    const r = await exited(spawnIn('k-oom', HOG));
+    const hog = spawnIn('k-oom', HOG);
+    const r = await exited(hog);
     assert.equal(r.signal, 'SIGKILL');
+    // The guest sees the kernel log (devtmpfs /dev/kmsg): the summary and the kill line name our hog.
+    const messages = kmsgRecords().map((rec) => rec.slice(rec.indexOf(';') + 1));
+    assert.ok(
+      messages.some((m) => m.startsWith('oom-kill:constraint=CONSTRAINT_MEMCG,') &&
+        m.includes(',oom_memcg=/k-oom,task_memcg=/k-oom,task=dd,pid=' + hog.pid + ',')),
+      'the oom-kill: summary for our hog',
+    );
+    assert.ok(
+      messages.some((m) => m.startsWith(`Memory cgroup out of memory: Killed process ${hog.pid} (dd) `)),
+      'the Killed process line for our hog',
+    );
     const ev = cgKeyed('k-oom', 'memory.events');
     assert.equal(ev['oom'], 1);
     assert.equal(ev['oom_kill'], 1);
@@ -82,9 +95,13 @@ test('cgroup.kill SIGKILLs every process in the subtree; memory.pressure reads a
   // Processes two levels down: k-kill itself has +memory for its children, so it may hold none.
   makeCg('k-kill/one');
   makeCg('k-kill/two/deep');
-  const top = spawnSleeper();
+  const top = spawnStubborn();
   const inner = spawnSleeper();
   try {
+    // The stubborn one shrugs off SIGTERM (so a test of a force-removal can tell a SIGKILL happened).
+    top.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(top.exitCode ?? top.signalCode, null, 'the stubborn process ignores SIGTERM');
     writeFileSync(join(CGROUP2, 'k-kill/one', 'cgroup.procs'), String(top.pid));
     writeFileSync(join(CGROUP2, 'k-kill/two/deep', 'cgroup.procs'), String(inner.pid));
     assert.match(cgFile('k-kill', 'cgroup.events'), /^populated 1$/m);
