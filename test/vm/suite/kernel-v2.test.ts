@@ -43,6 +43,22 @@ test('a 64M dd in a 32M cgroup is OOM-killed; memory.events counts oom 1, oom_ki
   }
 });
 
+test('a new cgroup has every memory file the v2 backend writes, at its default', guest(), async () => {
+  makeCg('k-files');
+  try {
+    assert.equal(cgFile('k-files', 'memory.max').trim(), 'max');
+    assert.equal(cgFile('k-files', 'memory.high').trim(), 'max');
+    assert.equal(cgFile('k-files', 'memory.low').trim(), '0');
+    assert.equal(cgFile('k-files', 'memory.swap.max').trim(), 'max');
+    assert.equal(cgFile('k-files', 'memory.oom.group').trim(), '0');
+    assert.deepEqual(Object.keys(cgKeyed('k-files', 'memory.events')).sort(), [
+      'high', 'low', 'max', 'oom', 'oom_group_kill', 'oom_kill',
+    ]);
+  } finally {
+    await removeTree('k-files');
+  }
+});
+
 test('memory.events is hierarchical, memory.events.local per level: limit on the parent, hog in the child', guest(), async () => {
   makeCg('k-hier', { 'memory.max': String(32 * MiB) });
   makeCg('k-hier/leaf');
