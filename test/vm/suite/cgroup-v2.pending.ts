@@ -105,24 +105,24 @@ test('a v1-only knob (--no-oom-kill) on v2: exit 2, a clear message, nothing cre
 
 test('exec --memory 32M -- dd bs=64M: OOM-killed, exit 137, said on stderr, counted in show --json', guest(), async () => {
   try {
-    const r = oomwatch(['cgroup', 'exec', 'oomer', '--memory', '32M', '--', ...HOG]);
+    const r = oomwatch(['cgroup', 'exec', 'hog32', '--memory', '32M', '--', ...HOG]);
     assert.equal(r.status, 137, `stderr: ${r.stderr}`);
-    assert.match(r.stderr, /oomer/, 'names the cgroup');
+    assert.match(r.stderr, /hog32/, 'names the cgroup');
     assert.match(r.stderr, /oom|out of memory/i);
     assertCleanError(r.stderr);
 
-    const s = show('oomer');
+    const s = show('hog32');
     assert.equal(s.version, 2);
-    assert.equal(s.max, Number(cgFile('oomer', 'memory.max')));
+    assert.equal(s.max, Number(cgFile('hog32', 'memory.max')));
     assert.equal(s.events.oom_kill, 1);
     assert.equal(s.events.oom, 1);
-    assert.equal(s.events.max, cgKeyed('oomer', 'memory.events')['max']);
+    assert.equal(s.events.max, cgKeyed('hog32', 'memory.events')['max']);
     // memory.peak exists on this kernel (5.19+) and no longer moves: the cgroup is empty.
     assert.equal(typeof s.peak, 'number');
-    assert.equal(s.peak, Number(cgFile('oomer', 'memory.peak')));
+    assert.equal(s.peak, Number(cgFile('hog32', 'memory.peak')));
     assert.deepEqual(s.pids, []);
   } finally {
-    await removeTree('oomer');
+    await removeTree('hog32');
   }
 });
 
