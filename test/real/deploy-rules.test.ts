@@ -16,6 +16,16 @@ const PROM_DIR = join(TOP, 'deploy', 'prometheus');
 const RULES = join(PROM_DIR, 'oomwatch-rules.yml');
 const RULE_TESTS = join(PROM_DIR, 'oomwatch-rules.test.yml');
 const SCRAPE = join(PROM_DIR, 'scrape-systemd-hosts.yml');
+const SCRAPE_K8S = join(PROM_DIR, 'scrape-kubernetes-pods.yml');
+
+/** Targets after relabeling, as `promtool check service-discovery` computes them. */
+function discover(configText: string, job: string): Array<{ labels: Record<string, string> }> {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'scrape.yml'), configText.replace(/rule_files:\n(  - .*\n)+/, ''));
+  const r = promtool(['check', 'service-discovery', '--timeout=3s', 'scrape.yml', job], dir);
+  assert.equal(r.status, 0, r.out);
+  return JSON.parse(r.out.slice(r.out.indexOf('['))) as Array<{ labels: Record<string, string> }>;
+}
 
 function promtool(args: string[], cwd = PROM_DIR): { status: number | null; out: string } {
   const r = spawnSync(PROMTOOL, args, { cwd, encoding: 'utf8', timeout: 60_000 });
@@ -74,20 +84,44 @@ describe('deploy/prometheus with the real promtool', { timeout: 120_000 }, () =>
     if (!requireTools(t, PROMTOOL)) return;
     // promtool 2.42's `check service-discovery` panics ("send on closed channel") on file_sd:
     // check the relabeling on the static targets of a copy without the file_sd part.
-    const dir = tempDir();
     const text = readFileSync(SCRAPE, 'utf8');
     const start = text.indexOf('    file_sd_configs:');
     const end = text.indexOf('    relabel_configs:');
     assert.ok(start > 0 && end > start, 'the file has file_sd_configs before relabel_configs');
-    writeFileSync(join(dir, 'scrape.yml'), (text.slice(0, start) + text.slice(end)).replace(/rule_files:\n(  - .*\n)+/, ''));
-    const r = promtool(['check', 'service-discovery', '--timeout=3s', 'scrape.yml', 'oomwatch'], dir);
-    assert.equal(r.status, 0, r.out);
-    const targets = JSON.parse(r.out.slice(r.out.indexOf('['))) as Array<{ labels: Record<string, string> }>;
+    const targets = discover(text.slice(0, start) + text.slice(end), 'oomwatch');
     assert.deepEqual(
       targets.map((x) => [x.labels['__address__'], x.labels['instance'], x.labels['job']]),
       [
         ['db-1.example.internal:9742', 'db-1.example.internal', 'oomwatch'],
         ['batch-1.example.internal:9742', 'batch-1.example.internal', 'oomwatch'],
+      ],
+    );
+  });
+
+  test('the Kubernetes pod scrape config keeps only annotated oomwatch pods, port from the annotation, instance = node', (t) => {
+    if (!requireTools(t, PROMTOOL)) return;
+    // Debian's Prometheus 2.42 is built without kubernetes_sd ("field kubernetes_sd_configs not
+    // found"): feed the same relabel rules static targets that carry the labels the pod role sets.
+    const text = readFileSync(SCRAPE_K8S, 'utf8');
+    const start = text.indexOf('    kubernetes_sd_configs:');
+    const end = text.indexOf('    relabel_configs:');
+    assert.ok(start > 0 && end > start, 'the file has kubernetes_sd_configs before relabel_configs');
+    const pod = (address: string, node: string, labels: Record<string, string>): string =>
+      [`      - targets: [${JSON.stringify(address)}]`, '        labels:', `          __meta_kubernetes_pod_node_name: ${node}`,
+        ...Object.entries(labels).map(([k, v]) => `          __meta_kubernetes_pod_${k}: ${JSON.stringify(v)}`)].join('\n');
+    const annotated = { annotation_prometheus_io_scrape: 'true', annotation_prometheus_io_port: '9742', annotation_prometheus_io_path: '/metrics' };
+    const statics = ['    static_configs:',
+      pod('10.0.0.7:8080', 'node-a', { label_app_kubernetes_io_name: 'oomwatch', ...annotated }),
+      pod('10.0.0.8', 'node-b', { label_app_kubernetes_io_name: 'oomwatch', ...annotated }),
+      pod('10.0.0.9:9742', 'node-c', { label_app_kubernetes_io_name: 'other', ...annotated }),
+      pod('10.0.0.10:9742', 'node-d', { label_app_kubernetes_io_name: 'oomwatch', annotation_prometheus_io_scrape: 'false' }),
+      ''].join('\n');
+    const targets = discover(text.slice(0, start) + statics + text.slice(end), 'oomwatch').filter((x) => Object.keys(x.labels).length > 0);
+    assert.deepEqual(
+      targets.map((x) => [x.labels['__address__'], x.labels['__metrics_path__'], x.labels['instance'], x.labels['job']]),
+      [
+        ['10.0.0.7:9742', '/metrics', 'node-a', 'oomwatch'],
+        ['10.0.0.8:9742', '/metrics', 'node-b', 'oomwatch'],
       ],
     );
   });
