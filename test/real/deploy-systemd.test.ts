@@ -14,12 +14,48 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { TOP, BIN } from '../helpers/cli.js';
 import { requireTools } from '../helpers/promstack.js';
+import { requireRealKernel, V1_MEMORY_MOUNT } from '../helpers/privileged.js';
+import { uniqueTestName, removeCgroupTree, removePrefixIfEmpty } from '../helpers/v1cgroup.js';
 
 const UNIT = join(TOP, 'systemd', 'oomwatch.service');
 const shipped = readFileSync(UNIT, 'utf8');
 const binDir = mkdtempSync(join(tmpdir(), 'oomwatch-unit-bin-'));
 symlinkSync(BIN, join(binDir, 'oomwatch'));
 const copies = mkdtempSync(join(tmpdir(), 'oomwatch-unit-'));
+const probeCgroups: string[] = [];
+
+/**
+ * What the daemon does with its privileges, done by a child process that runs as root with
+ * only the capabilities `caps` (setpriv --bounding-set; on exec root keeps only those): read a
+ * record from /dev/kmsg, create a v1 memory cgroup and set its limit, read another process's
+ * /proc/<pid>/cgroup and /proc/vmstat. Prints one JSON object: "ok" or the errno code per step.
+ */
+function probe(caps: string[]): Record<string, string> {
+  const name = uniqueTestName('capprobe');
+  probeCgroups.push(join(V1_MEMORY_MOUNT, name));
+  const script = `
+    const fs = require('node:fs');
+    const out = {};
+    const step = (k, f) => { try { f(); out[k] = 'ok'; } catch (e) { out[k] = e.code ?? String(e); } };
+    step('kmsg', () => {
+      const fd = fs.openSync('/dev/kmsg', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      try { fs.readSync(fd, Buffer.alloc(8192)); } finally { fs.closeSync(fd); }
+    });
+    step('cgroup', () => {
+      fs.mkdirSync(process.argv[1], { recursive: true });
+      fs.writeFileSync(process.argv[1] + '/memory.limit_in_bytes', String(64 * 2 ** 20));
+      if (fs.readFileSync(process.argv[1] + '/memory.limit_in_bytes', 'utf8').trim() !== String(64 * 2 ** 20)) throw new Error('limit not set');
+    });
+    step('proc', () => { fs.readFileSync('/proc/1/cgroup'); fs.readFileSync('/proc/vmstat'); });
+    process.stdout.write(JSON.stringify(out));`;
+  const bounding = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+  const r = spawnSync('setpriv', [`--bounding-set=${bounding}`, '--inh-caps=-all', '--', process.execPath, '-e', script, join(V1_MEMORY_MOUNT, name)], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, string>;
+}
 
 /** Run `systemd-analyze ARGS...` with /usr/local/bin/oomwatch -> the checkout (private mounts). */
 function analyze(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -55,9 +91,11 @@ function brokenCopy(name: string, from: string | RegExp, to: string): string {
 }
 
 describe('systemd/oomwatch.service with the real systemd-analyze', { timeout: 120_000 }, () => {
-  after(() => {
+  after(async () => {
     rmSync(binDir, { recursive: true, force: true });
     rmSync(copies, { recursive: true, force: true });
+    for (const dir of probeCgroups) await removeCgroupTree(dir);
+    removePrefixIfEmpty();
   });
 
   test('systemd-analyze verify passes on the shipped unit, with no warning', (t) => {
@@ -104,5 +142,16 @@ describe('systemd/oomwatch.service with the real systemd-analyze', { timeout: 12
     assert.match(sec.stdout, /✓ CapabilityBoundingSet=~CAP_SYS_ADMIN/);
     assert.match(sec.stdout, /✓ CapabilityBoundingSet=~CAP_KILL/);
     assert.match(sec.stdout, /Overall exposure level for oomwatch\.service: [0-3]\.\d/);
+  });
+
+  test("the unit's capability bounding set is enough, and CAP_SYSLOG is needed (real kernel)", (t) => {
+    if (!requireRealKernel(t) || !requireTools(t, 'setpriv')) return;
+    const line = shipped.split('\n').find((l) => l.startsWith('CapabilityBoundingSet='));
+    const caps = (line ?? '').slice('CapabilityBoundingSet='.length).split(/\s+/).filter(Boolean);
+    assert.deepEqual(probe(caps), { kmsg: 'ok', cgroup: 'ok', proc: 'ok' });
+    // Without CAP_SYSLOG, /dev/kmsg is refused (kernel.dmesg_restrict=1 here); the rest needs
+    // no capability at all for root (the cgroup files are root's own).
+    assert.deepEqual(probe(caps.filter((c) => c !== 'CAP_SYSLOG')), { kmsg: 'EPERM', cgroup: 'ok', proc: 'ok' });
+    assert.deepEqual(probe([]), { kmsg: 'EPERM', cgroup: 'ok', proc: 'ok' });
   });
 });
