@@ -38,7 +38,7 @@ export function isEmptySpec(spec: LimitsSpec): boolean {
 export function v2Writes(spec: LimitsSpec): CgroupWrite[] {
   if (spec.oomKill === false) {
     throw new NotSupportedError(
-      '--no-oom-kill: cgroup v2 has no switch to turn the OOM killer off for a cgroup; ' +
+      '--no-oom-kill: not supported on cgroup v2 (it has no switch to turn the OOM killer off for a cgroup); ' +
         'use --memory-high to throttle before the limit, or set oom_score_adj=-1000 on the processes to protect',
     );
   }

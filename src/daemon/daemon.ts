@@ -98,6 +98,11 @@ export class Daemon {
     this.backend = backendFor(this.layout);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // prom-client exports these gauges with a counter's `_total` suffix; promtool check metrics
+    // (and every Prometheus linter) rejects that. The handle/request counts stay without them.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
     new Gauge({ name: 'oomwatch_build_info', help: 'oomwatch version and the cgroup layout it found', labelNames: ['version', 'cgroup_mode', 'memory_cgroup_version'] as const, registers })
       .set({ version: VERSION, cgroup_mode: this.layout.mode, memory_cgroup_version: String(this.backend.version) }, 1);
     this.collectorSuccess = new Gauge({ name: 'oomwatch_collector_success', help: '1 when the collector\'s last run succeeded', labelNames: ['collector'] as const, registers });
