@@ -108,6 +108,8 @@ export class KernelLogFeeder {
         if (this.stats.malformedExamples.length < MAX_EXAMPLES) {
           this.stats.malformedExamples.push({ source: this.source, line: this.lineNo, text: line.slice(0, 200) });
         }
+        // A record we cannot read still holds its SEQ: it is no lost record.
+        if (info.seq >= 0) this.parser.pushOther(info.seq);
         return;
       case 'kmsg':
       case 'dmesg':

@@ -160,6 +160,8 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
         const seq = decimal(line, c1 + 1, c2);
         const ts = decimal(line, c2 + 1, c3);
         if (semi < c3 || ts < 0 || prio > 191) {
+          // Keep the SEQ: the record was there, so its number is no gap.
+          out.seq = seq;
           set(out, 'malformed', 0, false);
           return;
         }
