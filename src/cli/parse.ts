@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { OomwatchError, isErrno } from '../errors.js';
@@ -90,6 +91,44 @@ async function writeOut(text: string): Promise<void> {
   }
 }
 
+/**
+ * A file is read synchronously in 1 MiB pieces: a CLI has nothing else to do meanwhile, and this
+ * is the fastest way through a large log. Kills are written out after every piece.
+ */
+async function feedFile(file: string, feeder: KernelLogFeeder, flush: () => Promise<void>): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'EACCES', 'EPERM')) {
+      throw new OomwatchError('EIO', `cannot read ${file}: ${err.code}`, { cause: err });
+    }
+    throw err;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder('utf8');
+    for (;;) {
+      let got: number;
+      try {
+        got = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if (isErrno(err, 'EISDIR')) throw new OomwatchError('EIO', `cannot read ${file}: it is a directory`, { cause: err });
+        // EAGAIN: a non-blocking source (a FIFO, /dev/kmsg) has nothing more for now: stop here.
+        if (isErrno(err, 'EAGAIN')) break;
+        throw err;
+      }
+      if (got === 0) break;
+      feeder.write(decoder.write(buf.subarray(0, got)));
+      await flush();
+    }
+    const rest = decoder.end();
+    if (rest !== '') feeder.write(rest);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function feedStream(stream: Readable, feeder: KernelLogFeeder, flush: () => Promise<void>): Promise<void> {
   stream.setEncoding('utf8');
   for await (const chunk of stream) {
@@ -102,14 +141,17 @@ export function registerParse(program: Command): void {
   program
     .command('parse')
     .description('find the OOM kills in a kernel log (raw /dev/kmsg, dmesg, journalctl -k or bare text)')
-    .argument('[file...]', 'log files to read, in order (default: standard input)')
+    .argument('[file...]', 'log files to read, in order; - is standard input (default: standard input)')
     .option('--json', 'print one JSON object per kill (JSON Lines)')
     .addHelpText('after', HELP)
     .action(
       action(async (files: string[], opts: { json?: boolean }) => {
         let out = '';
+        let rows = 0;
         const parser = new OomReportParser({
           onKill: (e) => {
+            // The table's header comes with its first row: no kills, no table.
+            if (!opts.json && rows++ === 0) out += tableHeader();
             out += opts.json ? `${JSON.stringify(e)}\n` : tableRow(e);
           },
         });
@@ -124,7 +166,6 @@ export function registerParse(program: Command): void {
           out = '';
           await writeOut(text);
         };
-        if (!opts.json) out += tableHeader();
         // A follower (cat /dev/kmsg) never ends: emit a held kill when the input pauses.
         const idle = setInterval(() => {
           parser.idle();
@@ -136,15 +177,9 @@ export function registerParse(program: Command): void {
             await feedStream(process.stdin, feeder, flush);
           } else {
             for (const file of files) {
-              feeder.begin(file);
-              try {
-                await feedStream(createReadStream(file), feeder, flush);
-              } catch (err) {
-                if (isErrno(err, 'ENOENT', 'EISDIR', 'EACCES', 'EPERM')) {
-                  throw new OomwatchError('EIO', `cannot read ${file}: ${err.code}`, { cause: err });
-                }
-                throw err;
-              }
+              feeder.begin(file === '-' ? '<stdin>' : file);
+              if (file === '-') await feedStream(process.stdin, feeder, flush);
+              else await feedFile(file, feeder, flush);
             }
           }
           feeder.end();

@@ -301,15 +301,15 @@ export function isAlreadyExitingLine(msg: string): boolean {
 }
 
 /**
- * The cheap first test of the hot path: true when `text` (from index `from`) may hold any OOM
- * report line this module parses. Every such line contains one of these substrings; most kernel
- * messages contain none, and are then skipped without a regex or an allocation.
+ * Every OOM report line this module parses contains "ill": kill/Kill/Killed, oom-kill(er),
+ * oom_kill_process, killed, killable, killing. Ordinary kernel messages seldom do.
+ */
+export const OOM_KEYWORD = 'ill';
+
+/**
+ * The cheap first test of the hot path: true when `text` (from index `from`) may hold an OOM
+ * report line. Lines that fail it are skipped without a regex or an allocation.
  */
 export function mayBeOomLine(text: string, from = 0): boolean {
-  return (
-    text.indexOf('oom', from) >= 0 ||
-    text.indexOf('process', from) >= 0 ||
-    text.indexOf('Task', from) >= 0 ||
-    text.indexOf('of memory', from) >= 0
-  );
+  return text.indexOf(OOM_KEYWORD, from) >= 0;
 }
