@@ -17,11 +17,11 @@ The form is detected line by line, so mixed or concatenated logs work:
   bare messages           (dmesg -t, a report pasted from a ticket)
 
 Only raw records (cat /dev/kmsg) and dmesg -x say which lines came from the kernel: lines
-written to /dev/kmsg by userspace are then ignored, whatever they say ("foreign"). In other
-forms such a forged line cannot be told from the kernel's; journalctl -k names its identifier,
-and lines not from "kernel" are foreign too. Gaps in the records'
-sequence numbers are reported as lost records. A line that is there but wrong is counted as
-malformed and skipped; parsing always goes on.
+that userspace wrote to /dev/kmsg are then ignored, whatever they say, and counted as
+"foreign"; journalctl -k names the identifier, and lines not from "kernel" are foreign too.
+In plain dmesg, dmesg -r, dmesg -T and bare text a forged line looks like the kernel's.
+Gaps in raw records' sequence numbers are reported as lost records. A line that is there but
+wrong is counted as malformed and skipped; parsing always goes on.
 
 Output: a table, or with --json one JSON object per kill (JSON Lines) with the keys
   pid process scope constraint oom_cgroup victim_cgroup uid total_vm_kb anon_rss_kb
@@ -30,7 +30,7 @@ Output: a table, or with --json one JSON object per kill (JSON Lines) with the k
 (null where the kernel did not say). A summary goes to stderr.
 
 Examples:
-  dmesg | oomwatch parse
+  sudo dmesg -x | oomwatch parse
   sudo cat /dev/kmsg | oomwatch parse --json        (follows the log; Ctrl-C to stop)
   journalctl -k -b -1 | oomwatch parse --json | jq 'select(.pod_uid != null)'
   oomwatch parse /var/log/kern.log saved-dmesg.txt`;
