@@ -24,7 +24,7 @@ const REAL: string[] = ['k8s-systemd.kmsg', 'handwritten/v2-group-kill.kmsg']
   .map((l) => parseKmsgRecord(l).message);
 
 const KILL_SHAPE =
-  /^(?:(?:Memory cgroup out of memory|Out of memory|Out of memory \(oom_kill_allocating_task\)): )?Killed process (\d+) \((.*)\)(?: (?:total-vm|vsz):\d+kB, anon-rss:\d+kB, file-rss:\d+kB.*)?$/s;
+  /^(?:(?:Memory cgroup out of memory|Out of memory|Out of memory \(oom_kill_allocating_task\)): )?Killed process (\d+) \((.*)\)(?:(?:, UID \d+,)? (?:total-vm|vsz):\d+kB, anon-rss:\d+kB, file-rss:\d+kB.*)?$/s;
 
 interface Line {
   readonly message: string;
@@ -49,7 +49,7 @@ const message: fc.Arbitrary<string> = fc.oneof(
       fc.constantFrom('', 'Memory cgroup out of memory: ', 'Out of memory: ', 'myapp: ', 'Out of memory (oom_kill_allocating_task): '),
       fc.integer({ min: 0, max: 1 << 22 }),
       fc.string({ maxLength: 20 }),
-      fc.constantFrom('', ' total-vm:1kB, anon-rss:2kB, file-rss:3kB', ' total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0', ' junk'),
+      fc.constantFrom('', ' total-vm:1kB, anon-rss:2kB, file-rss:3kB', ' total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0', ', UID 5, total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB', ' junk'),
     )
     .map(([p, pid, comm, tail]) => `${p}Killed process ${pid} (${comm})${tail}`),
   fc.string({ maxLength: 120 }),
