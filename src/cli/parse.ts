@@ -14,6 +14,7 @@ The form is detected line by line, so mixed or concatenated logs work:
   raw /dev/kmsg records   (cat /dev/kmsg, as root)       PRIO,SEQ,TS_USEC,FLAGS;MESSAGE
   dmesg                   (also -r, -x, -T, --time-format iso)
   journalctl -k           (-o short, short-precise, short-monotonic, short-iso)
+  syslog files            (/var/log/kern.log, /var/log/messages)
   bare messages           (dmesg -t, a report pasted from a ticket)
 
 Only raw records (cat /dev/kmsg) and dmesg -x say which lines came from the kernel: lines

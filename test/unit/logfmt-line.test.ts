@@ -64,6 +64,13 @@ test('journalctl -k: short, short-precise, short-monotonic, short-iso, markers; 
   assert.equal(detect('-- No entries --').boot, false);
 });
 
+test('syslog files (kern.log): the journal layout with the kernel stamp kept in the message', () => {
+  const k = detect(`May  1 21:13:05 dev-VirtualBox kernel: [ 4563.079551] ${MSG}`);
+  assert.deepEqual([k.format, k.tsUs, k.facility, k.message], ['journal', 4563079551, 0, MSG]);
+  const r = detect(`2026-11-28T05:27:31.123456+00:00 host kernel: [    1.000001] ${MSG}`);
+  assert.deepEqual([r.format, r.tsUs, r.message], ['journal-iso', 1000001, MSG]);
+});
+
 test('a dmesg line that looks like "host ident: ..." stays dmesg unless the identifier is the kernel or has a pid', () => {
   const d = detect('[    1.000000] usb 1-1: new high-speed USB device number 2');
   assert.deepEqual([d.format, d.message], ['dmesg', 'usb 1-1: new high-speed USB device number 2']);
