@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { OomwatchError, isErrno } from '../errors.js';
@@ -13,14 +14,15 @@ The form is detected line by line, so mixed or concatenated logs work:
   raw /dev/kmsg records   (cat /dev/kmsg, as root)       PRIO,SEQ,TS_USEC,FLAGS;MESSAGE
   dmesg                   (also -r, -x, -T, --time-format iso)
   journalctl -k           (-o short, short-precise, short-monotonic, short-iso)
+  syslog files            (/var/log/kern.log, /var/log/messages)
   bare messages           (dmesg -t, a report pasted from a ticket)
 
 Only raw records (cat /dev/kmsg) and dmesg -x say which lines came from the kernel: lines
-written to /dev/kmsg by userspace are then ignored, whatever they say ("foreign"). In other
-forms such a forged line cannot be told from the kernel's; journalctl -k names its identifier,
-and lines not from "kernel" are foreign too. Gaps in the records'
-sequence numbers are reported as lost records. A line that is there but wrong is counted as
-malformed and skipped; parsing always goes on.
+that userspace wrote to /dev/kmsg are then ignored, whatever they say, and counted as
+"foreign"; journalctl -k names the identifier, and lines not from "kernel" are foreign too.
+In plain dmesg, dmesg -r, dmesg -T and bare text a forged line looks like the kernel's.
+Gaps in raw records' sequence numbers are reported as lost records. A line that is there but
+wrong is counted as malformed and skipped; parsing always goes on.
 
 Output: a table, or with --json one JSON object per kill (JSON Lines) with the keys
   pid process scope constraint oom_cgroup victim_cgroup uid total_vm_kb anon_rss_kb
@@ -29,7 +31,7 @@ Output: a table, or with --json one JSON object per kill (JSON Lines) with the k
 (null where the kernel did not say). A summary goes to stderr.
 
 Examples:
-  dmesg | oomwatch parse
+  sudo dmesg -x | oomwatch parse
   sudo cat /dev/kmsg | oomwatch parse --json        (follows the log; Ctrl-C to stop)
   journalctl -k -b -1 | oomwatch parse --json | jq 'select(.pod_uid != null)'
   oomwatch parse /var/log/kern.log saved-dmesg.txt`;
@@ -90,6 +92,44 @@ async function writeOut(text: string): Promise<void> {
   }
 }
 
+/**
+ * A file is read synchronously in 1 MiB pieces: a CLI has nothing else to do meanwhile, and this
+ * is the fastest way through a large log. Kills are written out after every piece.
+ */
+async function feedFile(file: string, feeder: KernelLogFeeder, flush: () => Promise<void>): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'EACCES', 'EPERM')) {
+      throw new OomwatchError('EIO', `cannot read ${file}: ${err.code}`, { cause: err });
+    }
+    throw err;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder('utf8');
+    for (;;) {
+      let got: number;
+      try {
+        got = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if (isErrno(err, 'EISDIR')) throw new OomwatchError('EIO', `cannot read ${file}: it is a directory`, { cause: err });
+        // EAGAIN: a non-blocking source (a FIFO, /dev/kmsg) has nothing more for now: stop here.
+        if (isErrno(err, 'EAGAIN')) break;
+        throw err;
+      }
+      if (got === 0) break;
+      feeder.write(decoder.write(buf.subarray(0, got)));
+      await flush();
+    }
+    const rest = decoder.end();
+    if (rest !== '') feeder.write(rest);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function feedStream(stream: Readable, feeder: KernelLogFeeder, flush: () => Promise<void>): Promise<void> {
   stream.setEncoding('utf8');
   for await (const chunk of stream) {
@@ -102,14 +142,17 @@ export function registerParse(program: Command): void {
   program
     .command('parse')
     .description('find the OOM kills in a kernel log (raw /dev/kmsg, dmesg, journalctl -k or bare text)')
-    .argument('[file...]', 'log files to read, in order (default: standard input)')
+    .argument('[file...]', 'log files to read, in order; - is standard input (default: standard input)')
     .option('--json', 'print one JSON object per kill (JSON Lines)')
     .addHelpText('after', HELP)
     .action(
       action(async (files: string[], opts: { json?: boolean }) => {
         let out = '';
+        let rows = 0;
         const parser = new OomReportParser({
           onKill: (e) => {
+            // The table's header comes with its first row: no kills, no table.
+            if (!opts.json && rows++ === 0) out += tableHeader();
             out += opts.json ? `${JSON.stringify(e)}\n` : tableRow(e);
           },
         });
@@ -124,7 +167,6 @@ export function registerParse(program: Command): void {
           out = '';
           await writeOut(text);
         };
-        if (!opts.json) out += tableHeader();
         // A follower (cat /dev/kmsg) never ends: emit a held kill when the input pauses.
         const idle = setInterval(() => {
           parser.idle();
@@ -136,15 +178,9 @@ export function registerParse(program: Command): void {
             await feedStream(process.stdin, feeder, flush);
           } else {
             for (const file of files) {
-              feeder.begin(file);
-              try {
-                await feedStream(createReadStream(file), feeder, flush);
-              } catch (err) {
-                if (isErrno(err, 'ENOENT', 'EISDIR', 'EACCES', 'EPERM')) {
-                  throw new OomwatchError('EIO', `cannot read ${file}: ${err.code}`, { cause: err });
-                }
-                throw err;
-              }
+              feeder.begin(file === '-' ? '<stdin>' : file);
+              if (file === '-') await feedStream(process.stdin, feeder, flush);
+              else await feedFile(file, feeder, flush);
             }
           }
           feeder.end();

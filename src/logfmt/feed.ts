@@ -4,7 +4,7 @@
  * (seq, time, facility), without their message being cut out or decoded.
  */
 import { unescapeKmsg } from '../kmsg/record.js';
-import { mayBeOomLine } from '../oom/messages.js';
+import { OOM_KEYWORD, mayBeOomLine } from '../oom/messages.js';
 import type { OomReportParser } from '../oom/report.js';
 import { LOG_FORMATS, detectLine, newLogLine, type LogFormat } from './line.js';
 
@@ -33,6 +33,8 @@ export class KernelLogFeeder {
   private source = '<stdin>';
   private lineNo = 0;
   private prevKmsg = false;
+  /** Next occurrence of OOM_KEYWORD in the current chunk (-1: not searched yet). */
+  private kw = -1;
 
   constructor(parser: OomReportParser) {
     this.parser = parser;
@@ -52,25 +54,29 @@ export class KernelLogFeeder {
 
   /** Feed a chunk of text; a line cut at the chunk's end waits for the next chunk. */
   write(chunk: string): void {
-    const text = chunk;
     let pos = 0;
     if (this.carry !== '') {
+      // The line cut at the last chunk's end is joined on its own, so that the chunk itself stays
+      // a flat string for the char-code reads below.
       const nl = chunk.indexOf('\n');
       if (nl < 0) {
         this.carry += chunk;
         return;
       }
-      this.line(this.carry + chunk.slice(0, nl));
+      const first = this.carry + chunk.slice(0, nl);
       this.carry = '';
+      this.kw = -1;
+      this.lineAt(first, 0, first.length);
       pos = nl + 1;
     }
+    this.kw = -1;
     for (;;) {
-      const nl = text.indexOf('\n', pos);
+      const nl = chunk.indexOf('\n', pos);
       if (nl < 0) break;
-      this.line(text.slice(pos, nl));
+      this.lineAt(chunk, pos, nl);
       pos = nl + 1;
     }
-    if (pos < text.length) this.carry = text.slice(pos);
+    if (pos < chunk.length) this.carry = chunk.slice(pos);
   }
 
   /** End of all input: the last unterminated line, then the state machine's end. */
@@ -83,12 +89,81 @@ export class KernelLogFeeder {
     if (this.carry !== '') {
       const last = this.carry;
       this.carry = '';
-      this.line(last);
+      this.kw = -1;
+      this.lineAt(last, 0, last.length);
     }
   }
 
-  private line(raw: string): void {
-    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
+  /**
+   * True when text[s, e) may hold an OOM line (mayBeOomLine's test). The position of the next
+   * OOM_KEYWORD in `text` is kept, so a chunk is searched once, not once per line.
+   */
+  private mayBeOom(text: string, s: number, e: number): boolean {
+    let at = this.kw;
+    if (at < s) {
+      at = text.indexOf(OOM_KEYWORD, s);
+      if (at < 0) at = Infinity;
+      this.kw = at;
+    }
+    return at < e;
+  }
+
+  /**
+   * The hot path: a raw record `PRIO,SEQ,TS_USEC,FLAGS[,...];MESSAGE` read in place with char
+   * codes, without cutting the line out; a record that is no OOM line never becomes a string.
+   * Returns false when text[s, e) is not a well-formed record (the general path then decides).
+   */
+  private kmsgAt(text: string, s: number, e: number): boolean {
+    let i = s;
+    let prio = 0;
+    let c = text.charCodeAt(i);
+    while (c >= 48 && c <= 57 && i - s < 4) {
+      prio = prio * 10 + (c - 48);
+      c = text.charCodeAt(++i);
+    }
+    if (i === s || c !== 44 /* , */ || prio > 191) return false;
+    const s2 = ++i;
+    let seq = 0;
+    c = text.charCodeAt(i);
+    while (c >= 48 && c <= 57 && i - s2 < 16) {
+      seq = seq * 10 + (c - 48);
+      c = text.charCodeAt(++i);
+    }
+    if (i === s2 || c !== 44) return false;
+    const s3 = ++i;
+    let ts = 0;
+    c = text.charCodeAt(i);
+    while (c >= 48 && c <= 57 && i - s3 < 16) {
+      ts = ts * 10 + (c - 48);
+      c = text.charCodeAt(++i);
+    }
+    if (i === s3 || c !== 44) return false;
+    // FLAGS and any further fields up to ';' (short: look no further than 64 characters).
+    const limit = Math.min(e, i + 64);
+    while (i < limit && text.charCodeAt(i) !== 59 /* ; */) i++;
+    if (i >= limit) return false;
+    const start = i + 1;
+    this.lineNo++;
+    this.stats.lines++;
+    this.stats.formats.kmsg++;
+    this.prevKmsg = true;
+    const facility = prio >> 3;
+    if (!this.mayBeOom(text, start, e)) {
+      this.parser.pushOther(seq, ts, facility);
+      return true;
+    }
+    this.parser.push(unescapeKmsg(text.slice(start, e)), seq, ts, facility);
+    return true;
+  }
+
+  private lineAt(text: string, s: number, end: number): void {
+    const e = end > s && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    const c = text.charCodeAt(s);
+    if (c >= 48 && c <= 57 && this.kmsgAt(text, s, e)) return;
+    this.line(text.slice(s, e));
+  }
+
+  private line(line: string): void {
     this.lineNo++;
     if (line === '') return;
     this.stats.lines++;
@@ -108,6 +183,8 @@ export class KernelLogFeeder {
         if (this.stats.malformedExamples.length < MAX_EXAMPLES) {
           this.stats.malformedExamples.push({ source: this.source, line: this.lineNo, text: line.slice(0, 200) });
         }
+        // A record we cannot read still holds its SEQ: it is no lost record.
+        if (info.seq >= 0) this.parser.pushOther(info.seq);
         return;
       case 'kmsg':
       case 'dmesg':

@@ -11,6 +11,8 @@
  *   journal            `Nov 28 05:26:58[.123456] HOST kernel: MESSAGE` (journalctl -k, short / short-precise)
  *   journal-monotonic  `[   12.345678] HOST kernel: MESSAGE` (journalctl -k -o short-monotonic)
  *   journal-iso        `2026-11-28T05:26:58+0000 HOST kernel: MESSAGE` (journalctl -o short-iso)
+ *                      (the journal forms are also syslog's: /var/log/kern.log, where the message
+ *                      may still start with the kernel's `[   12.345678] ` stamp)
  *   journal-marker     `-- Boot 0123... --`, `-- No entries --`, `-- Logs begin at ... --`
  *   bare               anything else: the message itself (dmesg -t, a pasted report)
  *   malformed          a kmsg record prefix that is there but wrong
@@ -138,6 +140,20 @@ function set(out: LogLine, format: LogFormat, messageStart: number, escaped: boo
 }
 
 /**
+ * A syslog file (/var/log/kern.log, /var/log/messages) has the journal's layout, and klogd/rsyslog
+ * kept the kernel's `[   12.345678] ` stamp at the start of the message: take it as the time.
+ */
+function journalMessage(line: string, out: LogLine, format: LogFormat, at: number): void {
+  const ts = secondsBracket(line, at);
+  if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
+    out.tsUs = ts;
+    set(out, format, bracketEnd + 1, false);
+    return;
+  }
+  set(out, format, at, false);
+}
+
+/**
  * Detect the form of one line (no trailing newline) into `out`. Never throws. A kmsg record prefix
  * that is there but wrong is `malformed`; anything unrecognised is a `bare` message.
  */
@@ -160,6 +176,8 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
         const seq = decimal(line, c1 + 1, c2);
         const ts = decimal(line, c2 + 1, c3);
         if (semi < c3 || ts < 0 || prio > 191) {
+          // Keep the SEQ: the record was there, so its number is no gap.
+          out.seq = seq;
           set(out, 'malformed', 0, false);
           return;
         }
@@ -176,7 +194,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
       const j = journalSource(line, iso[0].length, true);
       if (j >= 0) {
         out.facility = journalForeign ? 1 : 0;
-        set(out, 'journal-iso', j, false);
+        journalMessage(line, out, 'journal-iso', j);
       } else set(out, 'dmesg-iso', iso[0].length, true);
       return;
     }
@@ -198,7 +216,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
       if (j >= 0) {
         // journalctl's monotonic time is when journald read the record, not the kernel's stamp.
         out.facility = journalForeign ? 1 : 0;
-        set(out, 'journal-monotonic', j, false);
+        journalMessage(line, out, 'journal-monotonic', j);
         return;
       }
       out.tsUs = ts;
@@ -266,7 +284,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
       const j = journalSource(line, t[0].length, false);
       if (j >= 0) {
         out.facility = journalForeign ? 1 : 0;
-        set(out, 'journal', j, false);
+        journalMessage(line, out, 'journal', j);
         return;
       }
     }

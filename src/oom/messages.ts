@@ -51,7 +51,8 @@ function digitsAt(s: string, from: number): [number, number] | undefined {
 
 /**
  * `[<prefix>: ]Killed process N (comm)[ total-vm:NkB, anon-rss:NkB, file-rss:NkB[, shmem-rss:NkB][, UID:N][ pgtables:NkB][ oom_score_adj:N]]`
- * (__oom_kill_process; no prefix before 5.1, shmem-rss since 4.6, UID/pgtables/oom_score_adj since 5.x).
+ * (__oom_kill_process; no prefix before 5.1, shmem-rss since 4.6, UID/pgtables/oom_score_adj since 5.x;
+ * RHEL/CentOS 7 print `(comm), UID N, total-vm:...`).
  */
 export interface KillLine {
   readonly pid: number;
@@ -69,6 +70,7 @@ export interface KillLine {
 
 const KILLED = 'Killed process ';
 // The counters after the comm, anchored at the end of the line. Very old kernels said `vsz:`.
+const RHEL_UID = /\), UID (\d{1,10}),$/;
 const KILL_STATS =
   /^ (?:total-vm|vsz):(\d{1,19})kB, anon-rss:(\d{1,19})kB, file-rss:(\d{1,19})kB(?:, shmem-rss:(\d{1,19})kB)?(?:, UID:(\d{1,10}))?(?: pgtables:(\d{1,19})kB)?(?: oom_score_adj:(-?\d{1,4}))?$/;
 
@@ -92,15 +94,24 @@ export function parseKillLine(msg: string): KillLine | undefined {
   if (d === undefined || msg.charCodeAt(d[1]) !== 32 || msg.charCodeAt(d[1] + 1) !== 40 /* ( */) return undefined;
   const commStart = d[1] + 2;
   // Parse from the right: comm may hold spaces and parentheses, the counters never do.
-  const statsAt = msg.lastIndexOf(') total-vm:');
-  const vszAt = statsAt < 0 ? msg.lastIndexOf(') vsz:') : -1;
-  const tail = Math.max(statsAt, vszAt);
+  let tail = msg.lastIndexOf(' total-vm:');
+  if (tail < 0) tail = msg.lastIndexOf(' vsz:');
   let comm: string;
   let m: RegExpExecArray | null = null;
-  if (tail >= commStart) {
-    m = KILL_STATS.exec(msg.slice(tail + 1));
+  let rhelUid: string | undefined;
+  if (tail > commStart) {
+    m = KILL_STATS.exec(msg.slice(tail));
     if (m === null) return undefined;
-    comm = msg.slice(commStart, tail);
+    let commEnd = tail - 1;
+    if (msg.charCodeAt(commEnd) !== 41 /* ) */) {
+      // RHEL/CentOS 7 kernels print `(comm), UID N, total-vm:...`.
+      const r = RHEL_UID.exec(msg.slice(Math.max(commStart, tail - 20), tail));
+      if (r === null) return undefined;
+      rhelUid = r[1];
+      commEnd = tail - r[0].length;
+    }
+    if (commEnd < commStart) return undefined;
+    comm = msg.slice(commStart, commEnd);
   } else {
     if (msg.charCodeAt(msg.length - 1) !== 41 /* ) */ || msg.length - 1 < commStart) return undefined;
     comm = msg.slice(commStart, msg.length - 1);
@@ -114,7 +125,7 @@ export function parseKillLine(msg: string): KillLine | undefined {
     anonRssKb: num(m?.[2]),
     fileRssKb: num(m?.[3]),
     shmemRssKb: num(m?.[4]),
-    uid: num(m?.[5]),
+    uid: num(m?.[5] ?? rhelUid),
     pgtablesKb: num(m?.[6]),
     oomScoreAdj: num(m?.[7]),
   };
@@ -301,15 +312,15 @@ export function isAlreadyExitingLine(msg: string): boolean {
 }
 
 /**
- * The cheap first test of the hot path: true when `text` (from index `from`) may hold any OOM
- * report line this module parses. Every such line contains one of these substrings; most kernel
- * messages contain none, and are then skipped without a regex or an allocation.
+ * Every OOM report line this module parses contains "ill": kill/Kill/Killed, oom-kill(er),
+ * oom_kill_process, killed, killable, killing. Ordinary kernel messages seldom do.
+ */
+export const OOM_KEYWORD = 'ill';
+
+/**
+ * The cheap first test of the hot path: true when `text` (from index `from`) may hold an OOM
+ * report line. Lines that fail it are skipped without a regex or an allocation.
  */
 export function mayBeOomLine(text: string, from = 0): boolean {
-  return (
-    text.indexOf('oom', from) >= 0 ||
-    text.indexOf('process', from) >= 0 ||
-    text.indexOf('Task', from) >= 0 ||
-    text.indexOf('of memory', from) >= 0
-  );
+  return text.indexOf(OOM_KEYWORD, from) >= 0;
 }

@@ -293,7 +293,7 @@ export class OomReportParser {
       r.summary = msg;
       r.summaryPid = pu[0];
       r.summaryUid = pu[1];
-      // constraint and oom_memcg do not depend on where the comm starts.
+      // Parsed without the comm for now; the kill line's comm settles the paths (see event()).
       const s = parseSummaryLine(msg);
       if (s !== undefined) {
         r.constraint = s.constraint;
@@ -399,8 +399,14 @@ export class OomReportParser {
   private event(k: KillLine, r: Report, seq: number, ts: number, groupKill: boolean): OomKillEvent {
     let victim: string | null = null;
     let uid: number | null = null;
+    let oomCgroup = r.oomMemcg;
     if (r.summaryPid === k.pid && r.summary !== null) {
-      victim = parseSummaryLine(r.summary, k.comm)?.taskMemcg ?? null;
+      // The kill line's comm pins where the summary's `,task=` starts: parse it again with it.
+      const s = parseSummaryLine(r.summary, k.comm);
+      if (s !== undefined) {
+        victim = s.taskMemcg;
+        oomCgroup = s.oomMemcg;
+      }
       uid = r.summaryUid;
     } else if (r.legacyTaskMemcg !== null && r.selectedPid === k.pid) {
       // `Task in X` names the selected task; a sacrificed child may live elsewhere.
@@ -409,7 +415,7 @@ export class OomReportParser {
     return buildOomKillEvent(k, {
       scope: r.scope,
       constraint: r.constraint,
-      oomCgroup: r.oomMemcg,
+      oomCgroup,
       victimCgroup: victim,
       ownerCgroup: victim ?? (groupKill ? r.groupCgroup : null),
       uid,

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import { parseProcCgroup } from '../cgroup/procCgroup.js';
@@ -23,7 +23,7 @@ export function listCgroupPids(dir: string): number[] {
   const out = new Set<number>();
   const walk = (d: string): void => {
     let text: string;
-    let entries: import('node:fs').Dirent[];
+    let entries: Dirent[];
     try {
       text = readFileSync(join(d, 'cgroup.procs'), 'utf8');
       entries = readdirSync(d, { withFileTypes: true });

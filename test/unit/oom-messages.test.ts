@@ -49,6 +49,16 @@ test('kill line: older shapes (no prefix, no shmem-rss, no UID/pgtables, no coun
   assert.equal(bare?.totalVmKb, null);
 });
 
+test('kill line: the RHEL/CentOS 7 form with ", UID N," after the comm', () => {
+  const k = parseKillLine('Killed process 5372 (mon, UID 1)d), UID 0, total-vm:2539052kB, anon-rss:2117096kB, file-rss:0kB, shmem-rss:0kB');
+  assert.equal(k?.pid, 5372);
+  assert.equal(k?.comm, 'mon, UID 1)d');
+  assert.equal(k?.uid, 0);
+  assert.equal(k?.anonRssKb, 2117096);
+  assert.equal(parseKillLine('Killed process 5372 (mongod), UID x, total-vm:1kB, anon-rss:1kB, file-rss:0kB'), undefined);
+  assert.equal(parseKillLine('Killed process 5372 (mongod) UID 0, total-vm:1kB, anon-rss:1kB, file-rss:0kB'), undefined);
+});
+
 test('kill line: a comm holding ") total-vm:" is still read from the right', () => {
   const k = parseKillLine(`Killed process 9 (a) total-vm:1) ${STATS}`);
   assert.equal(k?.comm, 'a) total-vm:1');

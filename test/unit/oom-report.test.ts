@@ -254,3 +254,13 @@ test('expire() closes a quiet report so that a much later kill is header-less', 
   assert.equal(out[0]?.oom_cgroup, null);
   assert.equal(p.stats.reportsWithoutKill, 1);
 });
+
+test('the kill line comm settles an ambiguous summary (a path ending in ",task=...")', () => {
+  const { events } = parseOomMessages([
+    header('dd'),
+    summary('/g', '/g/x,task=q', 'dd', 9),
+    kill(9, 'dd'),
+  ]);
+  assert.equal(events[0]?.victim_cgroup, '/g/x,task=q');
+  assert.equal(events[0]?.oom_cgroup, '/g');
+});
