@@ -14,7 +14,7 @@ import type { Roots } from '../roots.js';
 import { readBootId } from './bootId.js';
 import type { KmsgCursor } from './cursor.js';
 import { isKernelRecord, parseKmsgRecord, type KmsgRecord } from './record.js';
-import { CTL_PAUSE, CTL_RUN, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
+import { CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, CTL_WORDS, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
 import { SeqTracker, type LossReason } from './seq.js';
 
 /**
@@ -175,7 +175,8 @@ export class KmsgReader {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
-    this.ctl = new Int32Array(new SharedArrayBuffer(4));
+    this.ctl = new Int32Array(new SharedArrayBuffer(4 * CTL_WORDS));
+    this.setPollInterval(opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     const start = this.start;
     let skip: WorkerInit['skip'] = 'none';
     if (start === 'end') skip = 'end';
@@ -183,7 +184,6 @@ export class KmsgReader {
     const init: WorkerInit = {
       fd,
       skip,
-      pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       bufferSize: READ_BUFFER_BYTES,
       batchMax: BATCH_MAX,
       control: this.ctl.buffer as SharedArrayBuffer,
@@ -236,16 +236,27 @@ export class KmsgReader {
     if (this.stopping || this.exited) return Promise.resolve();
     return new Promise((resolve) => {
       this.pauseWaiters.push(resolve);
-      Atomics.store(this.ctl, 0, CTL_PAUSE);
-      Atomics.notify(this.ctl, 0);
+      Atomics.store(this.ctl, CTL_STATE, CTL_PAUSE);
+      Atomics.notify(this.ctl, CTL_STATE);
     });
+  }
+
+  /**
+   * Change how long the idle worker sleeps between looks at the log, in ms (0.05–1000), at once.
+   * The daemon can poll faster while a cgroup is close to its limit (a kill is likely) and slower
+   * otherwise: every wakeup costs CPU (bench/kmsg-reader-latency.ts).
+   */
+  setPollInterval(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0.05 || ms > 1000) throw new RangeError(`poll interval ${ms} ms: want 0.05–1000`);
+    Atomics.store(this.ctl, CTL_POLL_US, Math.round(ms * 1000));
+    Atomics.notify(this.ctl, CTL_STATE);
   }
 
   /** Continue after pause(). */
   resume(): void {
     if (this.stopping || this.exited) return;
-    Atomics.store(this.ctl, 0, CTL_RUN);
-    Atomics.notify(this.ctl, 0);
+    Atomics.store(this.ctl, CTL_STATE, CTL_RUN);
+    Atomics.notify(this.ctl, CTL_STATE);
   }
 
   /**
@@ -255,8 +266,8 @@ export class KmsgReader {
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      Atomics.store(this.ctl, 0, CTL_STOP);
-      Atomics.notify(this.ctl, 0);
+      Atomics.store(this.ctl, CTL_STATE, CTL_STOP);
+      Atomics.notify(this.ctl, CTL_STATE);
       this.readyWaiters?.reject(new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
       this.readyWaiters = undefined;
       for (const w of this.pauseWaiters.splice(0)) w();
@@ -356,8 +367,8 @@ export class KmsgReader {
     this.failure ??= err;
     if (!this.stopping) {
       this.stopping = true;
-      Atomics.store(this.ctl, 0, CTL_STOP);
-      Atomics.notify(this.ctl, 0);
+      Atomics.store(this.ctl, CTL_STATE, CTL_STOP);
+      Atomics.notify(this.ctl, CTL_STATE);
       for (const w of this.pauseWaiters.splice(0)) w();
     }
   }
