@@ -80,7 +80,8 @@ export interface KmsgReaderOptions {
   readonly from?: KmsgStart;
   /**
    * Receives everything read, in order, one batch per wakeup. Called on the main thread; when it
-   * returns, {@link KmsgReader.cursor} covers the batch (save it then, not before).
+   * returns, {@link KmsgReader.cursor} covers the batch (save it then, not before). The reader does
+   * not catch what it throws.
    */
   readonly onEvents: (events: readonly KmsgEvent[]) => void;
   /**
@@ -161,7 +162,7 @@ export class KmsgReader {
   private failure: OomwatchError | undefined;
   private resolveDone!: () => void;
   private rejectDone!: (err: Error) => void;
-  private readyWaiters: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private pauseWaiters: (() => void)[] = [];
 
   /** @internal use openKmsgReader() */
@@ -197,8 +198,9 @@ export class KmsgReader {
   /** Resolves once the reader is at its start position: records logged after this are delivered. */
   ready(): Promise<void> {
     if (this.positionValue !== undefined) return Promise.resolve();
+    if (this.exited) return Promise.reject(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
     return new Promise((resolve, reject) => {
-      this.readyWaiters = { resolve, reject };
+      this.readyWaiters.push({ resolve, reject });
     });
   }
 
@@ -268,11 +270,17 @@ export class KmsgReader {
       this.stopping = true;
       Atomics.store(this.ctl, CTL_STATE, CTL_STOP);
       Atomics.notify(this.ctl, CTL_STATE);
-      this.readyWaiters?.reject(new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
-      this.readyWaiters = undefined;
+      this.settleReady(new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
       for (const w of this.pauseWaiters.splice(0)) w();
     }
     await this.done.catch(() => undefined /* stop() reports success; the failure went to `done` */);
+  }
+
+  private settleReady(err?: Error): void {
+    for (const w of this.readyWaiters.splice(0)) {
+      if (err === undefined) w.resolve();
+      else w.reject(err);
+    }
   }
 
   private onMessage(m: WorkerMessage): void {
@@ -316,8 +324,7 @@ export class KmsgReader {
     } else {
       this.positionValue = { from: 'start', staleCursor: start };
     }
-    this.readyWaiters?.resolve();
-    this.readyWaiters = undefined;
+    this.settleReady();
   }
 
   private onBatch(items: readonly WorkerItem[]): void {
@@ -362,8 +369,7 @@ export class KmsgReader {
       this.rejectDone(err);
       return;
     }
-    this.readyWaiters?.reject(err);
-    this.readyWaiters = undefined;
+    this.settleReady(err);
     this.failure ??= err;
     if (!this.stopping) {
       this.stopping = true;
@@ -383,8 +389,7 @@ export class KmsgReader {
     if (!this.stopping && this.failure === undefined) {
       this.failure = new OomwatchError('EIO', `${this.path}: reader thread exited unexpectedly`);
     }
-    this.readyWaiters?.reject(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
-    this.readyWaiters = undefined;
+    this.settleReady(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
     if (this.failure !== undefined) this.rejectDone(this.failure);
     else this.resolveDone();
   }
