@@ -5,12 +5,12 @@
  * Why a worker polling a non-blocking fd (measured on Node 20, see bench/kmsg-reader-latency.ts):
  * a blocking read() cannot be interrupted from JavaScript (Worker.terminate() waits until the next
  * record arrives, possibly forever, and the process cannot exit meanwhile), and the kernel wakes
- * blocked readers only at the next timer tick anyway (the printk wakeup is lazy irq_work), while a
- * record is readable the moment it is stored. So the worker drains the fd until EAGAIN, then sleeps
+ * blocked readers only at the next timer tick anyway (kernel/printk/printk.c: wake_up_klogd_work is
+ * IRQ_WORK_INIT_LAZY; HZ=250 here), while a record is readable the moment it is stored. So the worker drains the fd until EAGAIN, then sleeps
  * in Atomics.wait() for the poll interval; stop() and pause() change the shared control word and
  * notify, which ends the sleep at once.
  *
- * Protocol: see WorkerInit / WorkerMessage in reader.ts. Only this file touches the fd's read side.
+ * Protocol: readerProtocol.ts. Only this file touches the fd's read side.
  */
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
