@@ -14,6 +14,15 @@
  *   write), and latency = arrival − that.
  * - idle CPU: process.cpuUsage() (all threads) over 3 s with nothing logged by us.
  * - the same for a blocking-read worker (the alternative), whose stop needs a record to arrive.
+ *
+ * Measured here (2026-11-28, Node 20.20.2, Linux 6.18, 2 vCPU VM, HZ=250, other jobs running):
+ *   interval 1 ms: write→delivery p50 0.72 ms; real OOM TS→delivery p50 2.1 ms; idle CPU ≈ 5–6 %
+ *   interval 2 ms: write→delivery p50 1.2–1.5 ms; real OOM TS→delivery p50 2.0–2.3 ms; idle ≈ 3–4 %
+ *   interval 4 ms: write→delivery p50 1.7–2.2 ms; real OOM TS→delivery p50 3.1–4.1 ms; idle ≈ 2–3 %
+ *   blocking read: write→delivery p50 2.5–2.8 ms; real OOM TS→delivery p50 5.0 ms; idle ≈ 0.3 %;
+ *                  stop(): never, until some record arrives
+ *   polling reader stop() 2.4–7.6 ms; open + skip to the end ≈ 35–130 ms (worker start + 300–700 records).
+ *   (p90/max are noisy under load: 2 vCPUs shared with other test runs.)
  */
 import { closeSync, mkdirSync, openSync, rmdirSync, writeFileSync, writeSync, readFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
