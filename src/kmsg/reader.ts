@@ -14,7 +14,7 @@ import type { Roots } from '../roots.js';
 import { readBootId } from './bootId.js';
 import type { KmsgCursor } from './cursor.js';
 import { isKernelRecord, parseKmsgRecord, type KmsgRecord } from './record.js';
-import { CTL_PAUSE, CTL_RUN, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
+import { CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, CTL_WORDS, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
 import { SeqTracker, type LossReason } from './seq.js';
 
 /**
@@ -80,7 +80,8 @@ export interface KmsgReaderOptions {
   readonly from?: KmsgStart;
   /**
    * Receives everything read, in order, one batch per wakeup. Called on the main thread; when it
-   * returns, {@link KmsgReader.cursor} covers the batch (save it then, not before).
+   * returns, {@link KmsgReader.cursor} covers the batch (save it then, not before). The reader does
+   * not catch what it throws.
    */
   readonly onEvents: (events: readonly KmsgEvent[]) => void;
   /**
@@ -161,7 +162,7 @@ export class KmsgReader {
   private failure: OomwatchError | undefined;
   private resolveDone!: () => void;
   private rejectDone!: (err: Error) => void;
-  private readyWaiters: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private pauseWaiters: (() => void)[] = [];
 
   /** @internal use openKmsgReader() */
@@ -175,7 +176,8 @@ export class KmsgReader {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
-    this.ctl = new Int32Array(new SharedArrayBuffer(4));
+    this.ctl = new Int32Array(new SharedArrayBuffer(4 * CTL_WORDS));
+    this.setPollInterval(opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     const start = this.start;
     let skip: WorkerInit['skip'] = 'none';
     if (start === 'end') skip = 'end';
@@ -183,7 +185,6 @@ export class KmsgReader {
     const init: WorkerInit = {
       fd,
       skip,
-      pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       bufferSize: READ_BUFFER_BYTES,
       batchMax: BATCH_MAX,
       control: this.ctl.buffer as SharedArrayBuffer,
@@ -197,8 +198,9 @@ export class KmsgReader {
   /** Resolves once the reader is at its start position: records logged after this are delivered. */
   ready(): Promise<void> {
     if (this.positionValue !== undefined) return Promise.resolve();
+    if (this.exited) return Promise.reject(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
     return new Promise((resolve, reject) => {
-      this.readyWaiters = { resolve, reject };
+      this.readyWaiters.push({ resolve, reject });
     });
   }
 
@@ -236,16 +238,27 @@ export class KmsgReader {
     if (this.stopping || this.exited) return Promise.resolve();
     return new Promise((resolve) => {
       this.pauseWaiters.push(resolve);
-      Atomics.store(this.ctl, 0, CTL_PAUSE);
-      Atomics.notify(this.ctl, 0);
+      Atomics.store(this.ctl, CTL_STATE, CTL_PAUSE);
+      Atomics.notify(this.ctl, CTL_STATE);
     });
+  }
+
+  /**
+   * Change how long the idle worker sleeps between looks at the log, in ms (0.05–1000), at once.
+   * The daemon can poll faster while a cgroup is close to its limit (a kill is likely) and slower
+   * otherwise: every wakeup costs CPU (bench/kmsg-reader-latency.ts).
+   */
+  setPollInterval(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0.05 || ms > 1000) throw new RangeError(`poll interval ${ms} ms: want 0.05–1000`);
+    Atomics.store(this.ctl, CTL_POLL_US, Math.round(ms * 1000));
+    Atomics.notify(this.ctl, CTL_STATE);
   }
 
   /** Continue after pause(). */
   resume(): void {
     if (this.stopping || this.exited) return;
-    Atomics.store(this.ctl, 0, CTL_RUN);
-    Atomics.notify(this.ctl, 0);
+    Atomics.store(this.ctl, CTL_STATE, CTL_RUN);
+    Atomics.notify(this.ctl, CTL_STATE);
   }
 
   /**
@@ -255,13 +268,19 @@ export class KmsgReader {
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      Atomics.store(this.ctl, 0, CTL_STOP);
-      Atomics.notify(this.ctl, 0);
-      this.readyWaiters?.reject(new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
-      this.readyWaiters = undefined;
+      Atomics.store(this.ctl, CTL_STATE, CTL_STOP);
+      Atomics.notify(this.ctl, CTL_STATE);
+      this.settleReady(new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
       for (const w of this.pauseWaiters.splice(0)) w();
     }
     await this.done.catch(() => undefined /* stop() reports success; the failure went to `done` */);
+  }
+
+  private settleReady(err?: Error): void {
+    for (const w of this.readyWaiters.splice(0)) {
+      if (err === undefined) w.resolve();
+      else w.reject(err);
+    }
   }
 
   private onMessage(m: WorkerMessage): void {
@@ -305,8 +324,7 @@ export class KmsgReader {
     } else {
       this.positionValue = { from: 'start', staleCursor: start };
     }
-    this.readyWaiters?.resolve();
-    this.readyWaiters = undefined;
+    this.settleReady();
   }
 
   private onBatch(items: readonly WorkerItem[]): void {
@@ -351,13 +369,12 @@ export class KmsgReader {
       this.rejectDone(err);
       return;
     }
-    this.readyWaiters?.reject(err);
-    this.readyWaiters = undefined;
+    this.settleReady(err);
     this.failure ??= err;
     if (!this.stopping) {
       this.stopping = true;
-      Atomics.store(this.ctl, 0, CTL_STOP);
-      Atomics.notify(this.ctl, 0);
+      Atomics.store(this.ctl, CTL_STATE, CTL_STOP);
+      Atomics.notify(this.ctl, CTL_STATE);
       for (const w of this.pauseWaiters.splice(0)) w();
     }
   }
@@ -372,8 +389,7 @@ export class KmsgReader {
     if (!this.stopping && this.failure === undefined) {
       this.failure = new OomwatchError('EIO', `${this.path}: reader thread exited unexpectedly`);
     }
-    this.readyWaiters?.reject(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
-    this.readyWaiters = undefined;
+    this.settleReady(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
     if (this.failure !== undefined) this.rejectDone(this.failure);
     else this.resolveDone();
   }

@@ -3,7 +3,12 @@
  * Internal to src/kmsg.
  */
 
-/** Control word values (Int32 at index 0 of WorkerInit.control). */
+/** Shared control words (Int32 slots of WorkerInit.control). */
+export const CTL_STATE = 0;
+/** The poll interval in µs, changeable while running. */
+export const CTL_POLL_US = 1;
+export const CTL_WORDS = 2;
+/** Values of the CTL_STATE word. */
 export const CTL_RUN = 0;
 export const CTL_PAUSE = 1;
 export const CTL_STOP = 2;
@@ -19,7 +24,6 @@ export interface WorkerInit {
   readonly fd: number;
   /** Skip nothing, everything readable now ('end'), or every record with SEQ <= this. */
   readonly skip: 'none' | 'end' | number;
-  readonly pollIntervalMs: number;
   readonly bufferSize: number;
   /** Post a batch once it holds this many items, even if more are readable. */
   readonly batchMax: number;

@@ -5,16 +5,16 @@
  * Why a worker polling a non-blocking fd (measured on Node 20, see bench/kmsg-reader-latency.ts):
  * a blocking read() cannot be interrupted from JavaScript (Worker.terminate() waits until the next
  * record arrives, possibly forever, and the process cannot exit meanwhile), and the kernel wakes
- * blocked readers only at the next timer tick anyway (the printk wakeup is lazy irq_work), while a
- * record is readable the moment it is stored. So the worker drains the fd until EAGAIN, then sleeps
+ * blocked readers only at the next timer tick anyway (kernel/printk/printk.c: wake_up_klogd_work is
+ * IRQ_WORK_INIT_LAZY; HZ=250 here), while a record is readable the moment it is stored. So the worker drains the fd until EAGAIN, then sleeps
  * in Atomics.wait() for the poll interval; stop() and pause() change the shared control word and
  * notify, which ends the sleep at once.
  *
- * Protocol: see WorkerInit / WorkerMessage in reader.ts. Only this file touches the fd's read side.
+ * Protocol: readerProtocol.ts. Only this file touches the fd's read side.
  */
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CTL_PAUSE, CTL_RUN, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
+import { CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
 
 // EAGAIN is thrown on every idle poll: stack traces would make each one several times dearer.
 Error.stackTraceLimit = 0;
@@ -88,7 +88,7 @@ function position(): void {
   let lastSeq: number | null = null;
   if (skip !== 'none') {
     for (;;) {
-      if (Atomics.load(ctl, 0) === CTL_STOP) break;
+      if (Atomics.load(ctl, CTL_STATE) === CTL_STOP) break;
       const r = readOne();
       if (r === 'EAGAIN' || r === 'EOF') break;
       if (r === 'EPIPE') {
@@ -119,13 +119,13 @@ function position(): void {
 function run(): void {
   position();
   for (;;) {
-    const state = Atomics.load(ctl, 0);
+    const state = Atomics.load(ctl, CTL_STATE);
     if (state === CTL_STOP) break;
     if (state === CTL_PAUSE) {
       flush();
       post({ t: 'paused' });
       // Sleeps until resume() or stop() changes the word.
-      Atomics.wait(ctl, 0, CTL_PAUSE);
+      Atomics.wait(ctl, CTL_STATE, CTL_PAUSE);
       continue;
     }
     const r = readOne();
@@ -133,7 +133,7 @@ function run(): void {
       case 'EAGAIN':
       case 'EOF':
         flush();
-        Atomics.wait(ctl, 0, CTL_RUN, init.pollIntervalMs);
+        Atomics.wait(ctl, CTL_STATE, CTL_RUN, Atomics.load(ctl, CTL_POLL_US) / 1000);
         break;
       case 'EPIPE':
         items.push(ITEM_EPIPE);

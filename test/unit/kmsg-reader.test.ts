@@ -114,6 +114,30 @@ test('stop() ends the worker, closes the fd and delivers nothing more', async (t
   assert.equal(events.length, 1);
 });
 
+test('pause() stops reading until resume(); setPollInterval() applies while running and rejects nonsense', async (t) => {
+  const { proc, fifo } = fixture(t);
+  const events: KmsgEvent[] = [];
+  const reader = await openKmsgReader({ roots: { kmsg: fifo, proc }, from: 'start', onEvents: (e) => events.push(...e) });
+  t.after(() => reader.stop());
+  const w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(w));
+  await reader.pause();
+  writeSync(w, '6,1,1,-;while paused\n');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(events.length, 0, 'a paused reader delivered a record');
+  reader.resume();
+  await until('the record written while paused', () => events.length === 1);
+  reader.setPollInterval(0.5);
+  writeSync(w, '6,2,2,-;after a new interval\n');
+  await until('the next record', () => events.length === 2);
+  assert.throws(() => reader.setPollInterval(0), RangeError);
+  assert.throws(() => reader.setPollInterval(Number.NaN), RangeError);
+  await assert.rejects(
+    openKmsgReader({ roots: { kmsg: fifo, proc }, pollIntervalMs: -1, onEvents: () => undefined }),
+    RangeError,
+  );
+});
+
 test('a missing device is an EIO OomwatchError naming the path', async (t) => {
   const { proc } = fixture(t);
   await assert.rejects(
