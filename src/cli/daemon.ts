@@ -114,14 +114,26 @@ Examples:
           })();
           return stopping;
         };
-        await daemon.start();
+        // The config file is watched before the daemon starts, so a change made as soon as it
+        // serves is not missed; changes seen during the start are applied right after it.
+        let started = false;
+        let pending: string | null = null;
+        const onChange = (why: string) => {
+          if (started) reload(why);
+          else pending = why;
+        };
         const watcher = flags.config === undefined ? null : watch(flags.config, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
-        watcher?.on('change', () => reload('config file changed'));
-        watcher?.on('add', () => reload('config file replaced'));
-        process.on('SIGHUP', () => reload('SIGHUP'));
-        await new Promise<void>((resolve) => {
+        watcher?.on('change', () => onChange('config file changed'));
+        watcher?.on('add', () => onChange('config file replaced'));
+        if (watcher !== null) await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+        process.on('SIGHUP', () => onChange('SIGHUP'));
+        const stopped = new Promise<void>((resolve) => {
           for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop(sig).then(resolve));
         });
+        await daemon.start();
+        started = true;
+        if (pending !== null) reload(pending);
+        await stopped;
         await watcher?.close();
         return 0;
       }),

@@ -157,11 +157,6 @@ export function registerParse(program: Command): void {
           },
         });
         const feeder = new KernelLogFeeder(parser);
-        // A reader that went away (| head) is no error: stop quietly.
-        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-          if (err.code === 'EPIPE') process.exit(0);
-          throw err;
-        });
         const flush = async (): Promise<void> => {
           const text = out;
           out = '';

@@ -125,6 +125,8 @@ export interface StartOptions {
   stateDir?: string;
   args?: string[];
   pollInterval?: string;
+  /** Run as this user (and group): e.g. 65534, nobody, to see what works without root. */
+  uid?: number;
 }
 
 /** A temp folder for a test, removed by the returned function. */
@@ -143,7 +145,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonProces
     args.push('--config', file);
   }
   args.push(...(opts.args ?? []));
-  const d = new DaemonProcess(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid };
+  const d = new DaemonProcess(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...ids }));
   const listening = await d.waitForLog((l) => l.event === 'listening', 20_000, 'the listening log line');
   d.port = (listening['address'] as { port: number }).port;
   return d;

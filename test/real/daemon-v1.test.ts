@@ -209,3 +209,59 @@ describe('oomwatch daemon refuses a bad config', () => {
     }
   });
 });
+
+describe('oomwatch daemon config reloads and runs without root', realKernel(), () => {
+  after(async () => {
+    for (const dir of made.reverse()) await removeCgroupTree(dir);
+    removePrefixIfEmpty();
+  });
+
+  test('SIGHUP and file changes reload: a bad config is logged and the running one kept, a good one applied', async () => {
+    const state = tempDir('reload');
+    const first = cgroupName('reload-a');
+    const second = cgroupName('reload-b');
+    const d = await startDaemon({ stateDir: state.dir, config: `cgroups:\n  - {name: ${first}, memory: 32M}\n` });
+    try {
+      const file = join(state.dir, 'config.yml');
+      writeFileSync(file, 'cgroups:\n  - {name: x, memory: huge}\n');
+      const rejected = await d.waitForLog((l) => l.event === 'config_rejected', 10_000, 'the rejected config');
+      assert.match(String(rejected['err']), /cgroups\[0\]\.memory: .*"huge" is not a size/);
+      assert.equal((await d.samples()).some((s) => s.name === 'oomwatch_declared_cgroup_present' && s.labels['cgroup'] === `/${first}`), true, 'the running config is kept');
+      writeFileSync(file, `cgroups:\n  - {name: ${first}, memory: 32M}\n  - {name: ${second}, memory: 48M}\n`);
+      await d.waitForLog((l) => l.event === 'declared_applied' && l['cgroup'] === `/${second}`, 10_000, 'the second declared cgroup');
+      assert.equal(readFileSync(join(V1_MEMORY_MOUNT, second, 'memory.limit_in_bytes'), 'utf8').trim(), String(48 * M));
+      assert.equal(await d.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${second}` }, (v) => v === 0), 0);
+      // Someone else changes a declared limit: drift is reported, not fought.
+      writeFileSync(join(V1_MEMORY_MOUNT, second, 'memory.limit_in_bytes'), String(16 * M));
+      assert.equal(await d.waitForMetric('oomwatch_declared_cgroup_drift', { cgroup: `/${second}` }, (v) => v === 1), 1);
+      const drift = await d.waitForLog((l) => l.event === 'declared_drift' && l['cgroup'] === `/${second}`, 10_000, 'the drift warning');
+      assert.match(JSON.stringify(drift['drift']), /memory: declared 50331648, kernel has 16777216/);
+      d.child.kill('SIGHUP');
+      await d.waitForLog((l) => l.event === 'config_reloaded' && d.logs.filter((x) => x.event === 'config_reloaded').length >= 2, 10_000, 'a reload on SIGHUP');
+      assert.equal(readFileSync(join(V1_MEMORY_MOUNT, second, 'memory.limit_in_bytes'), 'utf8').trim(), String(48 * M), 'a reload re-applies the declared limits');
+    } finally {
+      await d.stop();
+      state.remove();
+    }
+  });
+
+  test('not root: it still polls, says /dev/kmsg is off in /healthz and oomwatch_kmsg_up 0', async () => {
+    const state = tempDir('nonroot');
+    const d = await startDaemon({ stateDir: join(state.dir, 'not-writable'), uid: 65534 });
+    try {
+      const off = await d.waitForLog((l) => l.event === 'kmsg_unavailable', 10_000, 'the kmsg error');
+      assert.match(String(off['err']), /CAP_SYSLOG/);
+      assert.equal(await d.metric('oomwatch_kmsg_up'), 0);
+      assert.ok(((await d.metric('oomwatch_cgroups_watched')) ?? 0) > 0, 'cgroups are polled without root');
+      const health = JSON.parse(await d.scrape('/healthz'));
+      assert.equal(health.status, 'degraded');
+      assert.match(health.kmsg.error, /CAP_SYSLOG/);
+      assert.match(health.state.error, /state directory/);
+      const stopped = await d.stop('SIGTERM');
+      assert.equal(stopped.code, 0);
+    } finally {
+      await d.stop();
+      state.remove();
+    }
+  });
+});
