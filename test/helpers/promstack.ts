@@ -1,7 +1,7 @@
 /**
  * A real Prometheus + Alertmanager + webhook receiver on 127.0.0.1, for end-to-end tests of
  * oomwatch's metrics and alert rules against the programs operators run (Debian's `prometheus`
- * 2.42 and `prometheus-alertmanager` 0.25, installed by scripts/install-deps).
+ * 2.42 and `prometheus-alertmanager` 0.25, installed by `bash scripts/install-deps --test`).
  *
  * Everything is started by the test and stopped by it: `stop()` kills each process by its PID
  * (SIGTERM, then SIGKILL), closes the webhook server and removes the temporary folder, and is
@@ -27,7 +27,7 @@ export const PROMTOOL = 'promtool';
 /** Why `program` cannot run here (not installed), or undefined when it can. */
 export function toolUnavailable(program: string): string | undefined {
   const r = spawnSync(program, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error !== undefined) return `${program} is not installed (bash scripts/install-deps installs it): ${r.error.message}`;
+  if (r.error !== undefined) return `${program} is not installed (bash scripts/install-deps --test installs it): ${r.error.message}`;
   return undefined;
 }
 
