@@ -1,8 +1,11 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { OomwatchError, isErrno } from '../errors.js';
 import type { MemoryEvents } from './files/memoryEvents.js';
 import type { MemoryPressure } from './files/memoryPressure.js';
 import type { CgroupWrite, LimitsSpec } from './limits.js';
+import { parsePidList } from './files/memoryValue.js';
+import { cgroupDir } from './name.js';
 
 /**
  * A memory cgroup's state in the v2 vocabulary, whichever version the host runs.
@@ -117,5 +120,52 @@ export async function killByPid(backend: MemoryBackend, path: string, timeoutMs:
       }
     }
     await sleep(10);
+  }
+}
+
+/** What both versions' backends do the same way on cgroupfs: paths, membership, the tree, rmdir. */
+export abstract class CgroupFsBackend {
+  constructor(readonly mount: string) {}
+
+  dir(path: string): string {
+    return cgroupDir(this.mount, path);
+  }
+
+  /** A control file's text; errors name the cgroup and the file. */
+  protected read(path: string, file: string): string {
+    try {
+      return readFileSync(join(this.dir(path), file), 'utf8');
+    } catch (err) {
+      throw cgroupFsError(err, 'read', path, file);
+    }
+  }
+
+  /** A control file's text, or undefined when this kernel does not have it. */
+  protected optional(path: string, file: string): string | undefined {
+    try {
+      return readOptional(join(this.dir(path), file));
+    } catch (err) {
+      throw cgroupFsError(err, 'read', path, file);
+    }
+  }
+
+  pids(path: string): number[] {
+    return parsePidList(this.read(path, 'cgroup.procs'), join(this.dir(path), 'cgroup.procs'));
+  }
+
+  children(path: string): string[] {
+    try {
+      return childDirs(this.dir(path)).map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
+    } catch (err) {
+      throw cgroupFsError(err, 'list', path, this.dir(path));
+    }
+  }
+
+  remove(path: string): void {
+    try {
+      rmdirSync(this.dir(path));
+    } catch (err) {
+      throw cgroupFsError(err, 'remove', path, this.dir(path));
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MEMORY_EVENT_KEYS } from '../cgroup/files/memoryEvents.js';
-import { CgroupGoneError, CgroupSampler, type MemorySample } from '../daemon/sampler.js';
+import { CgroupGoneError, CgroupSampler, NotMemoryCgroupError, type MemorySample } from '../daemon/sampler.js';
 import type { Collector } from './collector.js';
 import { CounterMirror } from './mirror.js';
 
@@ -8,6 +8,8 @@ export interface CgroupMemoryHooks {
   onSample(path: string, sample: MemorySample, now: number): void;
   /** The cgroup vanished between discovery and this poll (or during it). */
   onGone(path: string): void;
+  /** The cgroup has no memory files (v2: memory not enabled by its parent): no longer polled. */
+  onNotMemory(path: string): void;
   /** A read failed for another reason (unreadable file, malformed value): the cgroup is skipped this round. */
   onError(path: string, err: unknown): void;
 }
@@ -105,6 +107,9 @@ export class CgroupMemoryCollector implements Collector {
         if (err instanceof CgroupGoneError) {
           this.remove(path);
           this.hooks.onGone(path);
+        } else if (err instanceof NotMemoryCgroupError) {
+          this.remove(path);
+          this.hooks.onNotMemory(path);
         } else {
           this.failing.add(path);
           this.hooks.onError(path, err);

@@ -111,6 +111,7 @@ export class Daemon {
     this.memory = new CgroupMemoryCollector(this.backend.version, this.registry, {
       onSample: (path, s, now) => this.onSample(path, s, now),
       onGone: (path) => this.onCgroupGone(path),
+      onNotMemory: (path) => this.log.debug({ event: 'cgroup_not_memory', cgroup: path }, `${path} has no memory controller: not polled`),
       onError: (path, err) => this.log.warn({ event: 'cgroup_read_error', cgroup: path, err: String(err) }, `cannot read cgroup ${path}: ${String(err)}`),
     });
     this.declaredCollector = new DeclaredCollector(this.registry, this.backend, this.config.cgroups, (cgroup, drift) =>

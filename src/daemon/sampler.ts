@@ -24,6 +24,14 @@ export class CgroupGoneError extends Error {
   readonly code = 'ECGROUPGONE';
 }
 
+/**
+ * The directory is there but has no memory files: on v2, the parent does not enable the memory
+ * controller for it (cgroup.subtree_control). Not an error: it is just not a memory cgroup.
+ */
+export class NotMemoryCgroupError extends Error {
+  readonly code = 'ENOTMEMCG';
+}
+
 const BUF = Buffer.allocUnsafe(64 * 1024);
 
 /**
@@ -74,7 +82,7 @@ export class CgroupSampler {
 
   private must(file: string): string {
     const t = this.read(file);
-    if (t === undefined) throw new CgroupGoneError(`cgroup ${this.path} has no ${file} (memory controller not enabled for it?)`);
+    if (t === undefined) throw new NotMemoryCgroupError(`cgroup ${this.path} has no ${file}: the memory controller is not enabled for it`);
     return t;
   }
 

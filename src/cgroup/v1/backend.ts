@@ -1,34 +1,21 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OomwatchError, isErrno } from '../../errors.js';
 import {
-  type CgroupStats, type MemoryBackend, childDirs, cgroupFsError, killByPid, readOptional, writeControl,
+  CgroupFsBackend, type CgroupStats, type MemoryBackend, cgroupFsError, killByPid, readOptional, writeControl,
 } from '../backend.js';
 import { parseMemoryOomControl } from '../files/memoryOomControl.js';
 import { parseMemoryStat, workingSet } from '../files/memoryStat.js';
-import { parseMemoryValue, parsePidList } from '../files/memoryValue.js';
+import { parseMemoryValue } from '../files/memoryValue.js';
 import { type CgroupWrite, type LimitsSpec, v1Writes } from '../limits.js';
-import { ancestors, cgroupDir } from '../name.js';
+import { ancestors } from '../name.js';
 
 /** cgroup v1 memory controller (Documentation/admin-guide/cgroup-v1/memory.rst). */
-export class V1MemoryBackend implements MemoryBackend {
+export class V1MemoryBackend extends CgroupFsBackend implements MemoryBackend {
   readonly version = 1 as const;
-  constructor(readonly mount: string) {}
-
-  dir(path: string): string {
-    return cgroupDir(this.mount, path);
-  }
 
   exists(path: string): boolean {
     return existsSync(join(this.dir(path), 'memory.usage_in_bytes'));
-  }
-
-  private read(path: string, file: string): string {
-    try {
-      return readFileSync(join(this.dir(path), file), 'utf8');
-    } catch (err) {
-      throw cgroupFsError(err, 'read', path, file);
-    }
   }
 
   private value(path: string, file: string): number | null {
@@ -86,18 +73,6 @@ export class V1MemoryBackend implements MemoryBackend {
     }
   }
 
-  pids(path: string): number[] {
-    return parsePidList(this.read(path, 'cgroup.procs'), join(this.dir(path), 'cgroup.procs'));
-  }
-
-  children(path: string): string[] {
-    try {
-      return childDirs(this.dir(path)).map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
-    } catch (err) {
-      throw cgroupFsError(err, 'list', path, this.dir(path));
-    }
-  }
-
   stats(path: string): CgroupStats {
     const dir = this.dir(path);
     const current = this.value(path, 'memory.usage_in_bytes') ?? 0;
@@ -147,11 +122,4 @@ export class V1MemoryBackend implements MemoryBackend {
     return killByPid(this, path, timeoutMs);
   }
 
-  remove(path: string): void {
-    try {
-      rmdirSync(this.dir(path));
-    } catch (err) {
-      throw cgroupFsError(err, 'remove', path, this.dir(path));
-    }
-  }
 }

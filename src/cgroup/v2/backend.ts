@@ -1,36 +1,32 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotSupportedError, OomwatchError, isErrno } from '../../errors.js';
 import {
-  type CgroupStats, type MemoryBackend, childDirs, cgroupFsError, killByPid, readOptional, sleep, writeControl,
+  CgroupFsBackend, type CgroupStats, type MemoryBackend, cgroupFsError, killByPid, sleep, writeControl,
 } from '../backend.js';
 import { parseMemoryEvents } from '../files/memoryEvents.js';
 import { parseMemoryPressure } from '../files/memoryPressure.js';
 import { parseMemoryStat, workingSet } from '../files/memoryStat.js';
-import { parseMemoryValue, parsePidList } from '../files/memoryValue.js';
+import { parseMemoryValue } from '../files/memoryValue.js';
 import { type CgroupWrite, type LimitsSpec, v2Writes } from '../limits.js';
-import { ancestors, cgroupDir } from '../name.js';
+import { ancestors } from '../name.js';
 
 const words = (text: string | undefined) => (text ?? '').trim().split(/\s+/).filter(Boolean);
 
 /** cgroup v2 memory controller (Documentation/admin-guide/cgroup-v2.rst, "Memory"). */
-export class V2MemoryBackend implements MemoryBackend {
+export class V2MemoryBackend extends CgroupFsBackend implements MemoryBackend {
   readonly version = 2 as const;
-  constructor(readonly mount: string) {}
-
-  dir(path: string): string {
-    return cgroupDir(this.mount, path);
-  }
 
   exists(path: string): boolean {
     return existsSync(join(this.dir(path), 'cgroup.procs'));
   }
 
-  private read(path: string, file: string): string {
+  /** A missing memory.* file in a cgroup that exists means the controller is not enabled for it. */
+  protected override read(path: string, file: string): string {
     try {
-      return readFileSync(join(this.dir(path), file), 'utf8');
+      return super.read(path, file);
     } catch (err) {
-      if (isErrno(err, 'ENOENT') && file.startsWith('memory.') && this.exists(path)) {
+      if (err instanceof OomwatchError && err.code === 'ENOCGROUP' && file.startsWith('memory.') && this.exists(path)) {
         throw new OomwatchError(
           'ECONTROLLER',
           `cgroup ${path} has no ${file}: the memory controller is not enabled for it; ` +
@@ -38,15 +34,7 @@ export class V2MemoryBackend implements MemoryBackend {
           { cause: err },
         );
       }
-      throw cgroupFsError(err, 'read', path, file);
-    }
-  }
-
-  private optional(path: string, file: string): string | undefined {
-    try {
-      return readOptional(join(this.dir(path), file));
-    } catch (err) {
-      throw cgroupFsError(err, 'read', path, file);
+      throw err;
     }
   }
 
@@ -120,18 +108,6 @@ export class V2MemoryBackend implements MemoryBackend {
     }
   }
 
-  pids(path: string): number[] {
-    return parsePidList(this.read(path, 'cgroup.procs'), join(this.dir(path), 'cgroup.procs'));
-  }
-
-  children(path: string): string[] {
-    try {
-      return childDirs(this.dir(path)).map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
-    } catch (err) {
-      throw cgroupFsError(err, 'list', path, this.dir(path));
-    }
-  }
-
   stats(path: string): CgroupStats {
     if (path === '/') {
       throw new NotSupportedError('the root cgroup has no memory.current or memory.max on cgroup v2; show a child cgroup, or read /proc/meminfo for the host');
@@ -201,11 +177,4 @@ export class V2MemoryBackend implements MemoryBackend {
     }
   }
 
-  remove(path: string): void {
-    try {
-      rmdirSync(this.dir(path));
-    } catch (err) {
-      throw cgroupFsError(err, 'remove', path, this.dir(path));
-    }
-  }
 }
