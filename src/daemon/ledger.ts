@@ -155,6 +155,8 @@ export class KillLedger {
       }
       if (n > 0) out.push({ kind: 'unexplained', cgroup, count: n });
       while (a.credits.length > 0 && now - (a.credits[0] as number) >= this.graceMs) a.credits.shift();
+      // An unwatched cgroup's account only held credits: drop it once they expired.
+      if (a.counter === null && a.credits.length === 0 && a.deficits.length === 0) this.accounts.delete(cgroup);
     }
     while (this.pool.length > 0 && now - (this.pool[0]?.at as number) >= this.graceMs) {
       const { event } = this.pool.shift() as { event: OomKillEvent; at: number };
