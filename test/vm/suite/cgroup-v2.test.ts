@@ -35,6 +35,10 @@ interface ShowJson {
     high: number | null;
     low: number | null;
   };
+  /** memory.events.local: this level only (null where the kernel lacks it). */
+  events_local: { oom_kill: number | null; oom: number | null } | null;
+  /** memory.pressure (PSI). */
+  pressure: { some: { avg10: number; total_us: number }; full: { total_us: number } | null } | null;
   pids: number[];
 }
 
@@ -138,6 +142,12 @@ test('memory.events is hierarchical: limit on the parent, OOM in a child, both s
     const leaf = show('hier/leaf');
     assert.equal(leaf.events.oom_kill, 1, 'the victim was in the leaf');
     assert.equal(leaf.max, null);
+    // memory.events.local counts per level: the kill belongs to the leaf, the OOM to the parent.
+    assert.equal(parent.events_local?.oom_kill, 0);
+    assert.equal(parent.events_local?.oom, 1);
+    assert.equal(leaf.events_local?.oom_kill, 1);
+    assert.equal(typeof leaf.pressure?.some.total_us, 'number');
+    assert.equal(typeof leaf.pressure?.full?.total_us, 'number');
   } finally {
     await removeTree('hier');
   }
