@@ -382,6 +382,11 @@ export class OomReportParser {
       r.groupPids.add(first.pid);
       first.group_kill = true;
       if (first.victim_cgroup === null) this.fillOwner(first, cgroup);
+    } else if (first === null && r.kills > 0 && r.lastKillPid >= 0) {
+      // Its kill was already released (idle() came between the kill line and this one: a live
+      // reader read the device in between). It is still the group's first member: its repeated
+      // line is a duplicate. Its event went out with group_kill false; that cannot be undone.
+      r.groupPids.add(r.lastKillPid);
     }
     this.release();
   }
