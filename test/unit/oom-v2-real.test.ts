@@ -26,15 +26,19 @@ function records(name: string): KmsgRecord[] {
 }
 
 /** Parse records as a live reader would: `idle()` after each batch (batches end after the indexes in `cuts`). */
-function parse(recs: readonly KmsgRecord[], cuts: readonly number[] = []): { events: OomKillEvent[]; stats: OomParserStats } {
+function parse(
+  recs: readonly KmsgRecord[],
+  cuts: readonly number[] = [],
+): { events: OomKillEvent[]; repeated: OomKillEvent[]; stats: OomParserStats } {
   const events: OomKillEvent[] = [];
-  const p = new OomReportParser({ onKill: (e) => events.push(e) });
+  const repeated: OomKillEvent[] = [];
+  const p = new OomReportParser({ onKill: (e) => events.push(e), onRepeatedKill: (e) => repeated.push(e) });
   for (const [i, r] of recs.entries()) {
     p.pushRecord(r);
     if (cuts.includes(i)) p.idle();
   }
   p.end();
-  return { events, stats: p.stats };
+  return { events, repeated, stats: p.stats };
 }
 
 test('v2-real/memcg.kmsg: limit on /cap-memcg, hog dd 106 in /cap-memcg/work', () => {
@@ -52,7 +56,7 @@ test('v2-real/memcg.kmsg: limit on /cap-memcg, hog dd 106 in /cap-memcg/work', (
 
 test('v2-real/group-kill.kmsg: memory.oom.group on /cap-group, three processes, each once, all group_kill', () => {
   const recs = records('group-kill.kmsg');
-  const { events, stats } = parse(recs);
+  const { events, repeated, stats } = parse(recs);
   assert.deepEqual(
     events.map((e) => [e.pid, e.process, e.group_kill, e.victim_cgroup, e.oom_cgroup, e.seq]),
     [
@@ -68,14 +72,18 @@ test('v2-real/group-kill.kmsg: memory.oom.group on /cap-group, three processes, 
   assert.equal(stats.kills, 3);
   assert.equal(stats.duplicateKills, 1);
   assert.equal(stats.kills + stats.duplicateKills, 4);
+  // The repeated line is handed over with the event already reported for it (and its cgroup,
+  // /cap-group/a, whose memory.events.local oom_kill read 3: the hog twice and sleep 107).
+  assert.deepEqual(repeated, [events[0]]);
   assert.equal(stats.reports, 1);
 });
 
 test('v2-real/group-kill.kmsg read live, cut into two batches anywhere: never a process twice, never one missed', () => {
   const recs = records('group-kill.kmsg');
   for (let cut = 0; cut < recs.length - 1; cut++) {
-    const { events } = parse(recs, [cut]);
+    const { events, repeated } = parse(recs, [cut]);
     assert.deepEqual(events.map((e) => e.pid).sort(), [107, 108, 109], `cut after record ${recs[cut]?.seq}`);
+    assert.deepEqual(repeated.map((e) => [e.pid, e.victim_cgroup]), [[109, '/cap-group/a']], `cut after record ${recs[cut]?.seq}`);
     assert.ok(events.slice(1).every((e) => e.group_kill), `cut after record ${recs[cut]?.seq}: members are group kills`);
   }
 });
