@@ -1,7 +1,8 @@
 /**
  * `oomwatch daemon` on the real cgroup v2 kernel in the VM, reading /dev/kmsg: a declared 32M
  * cgroup's OOM kill is counted once, with the kernel's memory.events and PSI pressure exported for
- * it; a group kill (memory.oom.group) counts one kill per process. One daemon for both (every node
+ * it; a group kill (memory.oom.group) counts one kill per process; a cgroup made after the start is
+ * discovered and a system OOM in it counted. One daemon for all (every node
  * start costs seconds under TCG); it serves on the guest's loopback (test/vm/init brings `lo` up).
  */
 import { test } from 'node:test';
@@ -9,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, sumMetric as sum, tempDir, type DaemonProcess, type Sample } from '../../helpers/daemon.js';
-import { CGROUP2, HOG, cgKeyed, exited, guest, killAll, removeTree, spawnIn, spawnSleeper } from '../guest.js';
+import { CGROUP2, HOG, cgKeyed, exited, guest, killAll, makeCg, removeTree, spawnIn, spawnSleeper } from '../guest.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -24,13 +25,13 @@ async function until(d: DaemonProcess, what: string, cond: (s: Sample[]) => bool
   }
 }
 
-test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a group kill', guest(), async (t) => {
+test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a group kill, a discovered cgroup\'s system OOM', guest(), async (t) => {
   const state = tempDir('d2');
   const d = await startDaemon({
     stateDir: state.dir,
     startTimeoutMs: 90_000,
     config: [
-      'watch: {include: ["/d2-*"]}',
+      'watch: {include: ["/d2-*", "/d2-*/**"]}',
       'cgroups:',
       '  - {name: d2-decl, memory: 32M}',
       '  - {name: d2-group, memory: 32M, oom_group: true}',
@@ -94,11 +95,29 @@ test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a g
       }
     });
 
+    await t.test('a cgroup made after the start is discovered; a system OOM (global_oom) in it is counted with scope system', async () => {
+      makeCg('d2-disc/sys');
+      await until(d, 'the new cgroup to be polled', (x) => sum(x, 'oomwatch_cgroup_memory_usage_bytes', { cgroup: '/d2-disc/sys' }) !== undefined);
+      // No limit anywhere: a hog bigger than what the 512M guest has free, made the OOM killer's
+      // first choice (oom_score_adj 1000) so that nothing else is killed.
+      const hog = spawnIn('d2-disc/sys', ['sh', '-c', 'echo 1000 > /proc/self/oom_score_adj && exec dd if=/dev/zero of=/dev/null bs=440M count=1']);
+      assert.equal((await exited(hog)).signal, 'SIGKILL');
+      const line = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === hog.pid, 20_000, 'the system OOM kill\'s log line');
+      assert.deepEqual([line['scope'], line['constraint'], line['oom_cgroup'], line['victim_cgroup']], ['system', 'CONSTRAINT_NONE', null, '/d2-disc/sys']);
+      const s = await until(d, 'the kill counter', (x) => sum(x, 'oomwatch_oom_kills_total', { cgroup: '/d2-disc/sys' }) === 1);
+      assert.equal(sum(s, 'oomwatch_oom_kills_total', { cgroup: '/d2-disc/sys', scope: 'system' }), 1);
+      // The kernel counts a system OOM's kill in the victim's memory.events too (oom 0: no limit was hit).
+      const after = await until(d, 'the kernel counter', (x) => sum(x, 'oomwatch_cgroup_memory_events_total', { cgroup: '/d2-disc/sys', event: 'oom_kill' }) === 1);
+      assert.equal(sum(after, 'oomwatch_cgroup_memory_events_total', { cgroup: '/d2-disc/sys', event: 'oom' }), 0);
+      assert.equal(sum(after, 'oomwatch_oom_kills_total', { cgroup: '/d2-disc/sys' }), 1);
+    });
+
     assert.deepEqual(await d.stop('SIGTERM'), { code: 0, signal: null });
   } finally {
     d.child.kill('SIGKILL');
     await removeTree('d2-decl');
     await removeTree('d2-group');
+    await removeTree('d2-disc');
     state.remove();
   }
 });
