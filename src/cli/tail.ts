@@ -146,10 +146,15 @@ Examples:
         const cursorFile = opts.cursor;
         let saving: Promise<void> = Promise.resolve();
         const save = (): Promise<void> => {
+          // A kill the parser may hold (idle timer pending) is printed first: the cursor covers its
+          // record, and a crash before it is printed would lose it for good. (On a busy log the
+          // timer is nearly always pending; waiting for it would starve the saves.)
+          if (idleTimer !== null) {
+            clearTimeout(idleTimer);
+            idle();
+          }
           const c: KmsgCursor | undefined = reader.cursor();
-          // Not while a kill may be held (idle timer pending): the cursor would already cover
-          // its record, and a crash before it is printed would lose it for good.
-          if (cursorFile === undefined || c === undefined || !dirty || idleTimer !== null) return saving;
+          if (cursorFile === undefined || c === undefined || !dirty) return saving;
           dirty = false;
           // A failed earlier save was reported by its caller; it must not block this one.
           saving = saving.catch(() => undefined).then(() => saveCursor(cursorFile, c));
