@@ -4,6 +4,7 @@ import { registerDaemon } from './daemon.js';
 import { registerMode } from './mode.js';
 import { registerParse } from './parse.js';
 import { registerRank } from './rank.js';
+import { registerTail } from './tail.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerCgroup(program);
   registerDaemon(program);
   registerParse(program);
+  registerTail(program);
   registerRank(program);
   return program;
 }

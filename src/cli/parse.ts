@@ -4,9 +4,9 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { OomwatchError, isErrno } from '../errors.js';
 import { KernelLogFeeder, type FeedStats } from '../logfmt/feed.js';
-import type { OomKillEvent } from '../oom/event.js';
 import { OomReportParser, type OomParserStats } from '../oom/report.js';
 import { action } from './common.js';
+import { killPrinter } from './killOutput.js';
 
 const HELP = `
 Reads a kernel log and prints every process the kernel's OOM killer killed, once, in input order.
@@ -35,35 +35,6 @@ Examples:
   sudo cat /dev/kmsg | oomwatch parse --json        (follows the log; Ctrl-C to stop)
   journalctl -k -b -1 | oomwatch parse --json | jq 'select(.pod_uid != null)'
   oomwatch parse /var/log/kern.log saved-dmesg.txt`;
-
-/** Fixed-width columns so that rows can be printed as kills arrive. */
-function tableHeader(): string {
-  return `${'TIME'.padEnd(14)} ${'PID'.padStart(8)} ${'PROCESS'.padEnd(16)} ${'SCOPE'.padEnd(6)} ${'RSS'.padStart(9)}  ${'OWNER'.padEnd(24)} CGROUP\n`;
-}
-
-function kib(n: number): string {
-  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)}G`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)}M`;
-  return `${n}K`;
-}
-
-/** The owner in one short word: pod (and container), else container, else unit. */
-export function ownerLabel(e: OomKillEvent): string {
-  if (e.pod_uid !== null) return `pod ${e.pod_uid.slice(0, 8)}${e.container_id === null ? '' : `/${e.container_id.slice(0, 12)}`}`;
-  if (e.container_id !== null) return `${e.runtime ?? 'container'} ${e.container_id.slice(0, 12)}`;
-  return e.unit ?? '-';
-}
-
-export function tableRow(e: OomKillEvent): string {
-  const time =
-    e.kernel_time_us !== null ? `[${(e.kernel_time_us / 1e6).toFixed(6)}]` : e.seq !== null ? `#${e.seq}` : '-';
-  const rss =
-    e.anon_rss_kb === null ? '-' : kib(e.anon_rss_kb + (e.file_rss_kb ?? 0) + (e.shmem_rss_kb ?? 0));
-  const scope = e.scope ?? '?';
-  const cgroup = e.victim_cgroup ?? (e.oom_cgroup === null ? '-' : `(limit) ${e.oom_cgroup}`);
-  const group = e.group_kill ? ' [group]' : '';
-  return `${time.padEnd(14)} ${String(e.pid).padStart(8)} ${JSON.stringify(e.process).slice(1, -1).padEnd(16)} ${scope.padEnd(6)} ${rss.padStart(9)}  ${ownerLabel(e).padEnd(24)} ${cgroup}${group}\n`;
-}
 
 export function summaryText(p: OomParserStats, f: FeedStats): string {
   const formats = Object.entries(f.formats)
@@ -148,12 +119,10 @@ export function registerParse(program: Command): void {
     .action(
       action(async (files: string[], opts: { json?: boolean }) => {
         let out = '';
-        let rows = 0;
+        const print = killPrinter(opts.json === true);
         const parser = new OomReportParser({
           onKill: (e) => {
-            // The table's header comes with its first row: no kills, no table.
-            if (!opts.json && rows++ === 0) out += tableHeader();
-            out += opts.json ? `${JSON.stringify(e)}\n` : tableRow(e);
+            out += print(e);
           },
         });
         const feeder = new KernelLogFeeder(parser);

@@ -1,18 +1,17 @@
 /**
- * `oomwatch tail`: follow /dev/kmsg live.
- *
- * SKELETON (kmsg branch): the reader, start positions, cursor saving, signals and the summary are
- * here; the OOM report parser (src/oom/) is not wired yet, so for now it prints the kernel's own
- * records (facility 0) and warns about lost ones. Wiring: feed `record` events of kernel records and
- * `lost` events to the parser in `onEvents`, print its kill events instead of the records.
- * Not registered in main.ts yet (registerTail).
+ * `oomwatch tail`: follow /dev/kmsg live and print each OOM kill as the kernel reports it, in
+ * the same form as `oomwatch parse` (a table row, or with --json one OomKillEvent per line).
+ * The reader (src/kmsg/reader.ts) delivers records in batches; src/oom/kmsgFeed.ts hands the
+ * kernel's own ones to the report parser (src/oom/report.ts).
  */
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { readCursor, saveCursor, type KmsgCursor } from '../kmsg/cursor.js';
-import { DEFAULT_POLL_INTERVAL_MS, openKmsgReader, type KmsgEvent, type KmsgStart } from '../kmsg/reader.js';
-import { isKernelRecord } from '../kmsg/record.js';
+import { DEFAULT_POLL_INTERVAL_MS, openKmsgReader, type KmsgEvent, type KmsgPosition, type KmsgStart } from '../kmsg/reader.js';
+import { feedKmsgEvents } from '../oom/kmsgFeed.js';
+import { OomReportParser } from '../oom/report.js';
 import { action, rootsOf } from './common.js';
+import { killPrinter } from './killOutput.js';
 
 interface TailOptions {
   json?: boolean;
@@ -24,6 +23,14 @@ interface TailOptions {
 /** Save the cursor at most this often while following (and once more at exit). */
 const CURSOR_SAVE_INTERVAL_MS = 1000;
 
+/**
+ * How long after a batch the log must stay quiet before a kill held by the parser is printed.
+ * The parser holds a kill line until the next message, because `Tasks in ... memory.oom.group set`
+ * comes right after a group's first victim and makes it a group kill; the kernel prints both in
+ * one go (mm/oom_kill.c, oom_kill_process), but a reader can read the device between the two.
+ */
+const IDLE_GRACE_MS = 25;
+
 function parsePollInterval(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_POLL_INTERVAL_MS;
   const n = Number(raw);
@@ -31,6 +38,20 @@ function parsePollInterval(raw: string | undefined): number {
     throw new UsageError(`--poll-interval ${JSON.stringify(raw)}: want milliseconds between 0.1 and 1000`);
   }
   return n;
+}
+
+function positionText(p: KmsgPosition | undefined): string {
+  if (p === undefined) return '';
+  switch (p.from) {
+    case 'end':
+      return 'from its end';
+    case 'start':
+      return 'from the oldest record it holds';
+    case 'cursor':
+      return `after record ${p.cursor.seq} (the saved cursor)`;
+    default:
+      return p satisfies never;
+  }
 }
 
 export function registerTail(program: Command): void {
@@ -47,9 +68,13 @@ export function registerTail(program: Command): void {
     .addHelpText(
       'after',
       `
+Prints each process the kernel's OOM killer kills, as it happens, exactly as \`oomwatch parse\`
+does: a table row, or with --json one JSON object per kill (the same keys as parse --json).
 Reads <kmsg> (default /dev/kmsg) from its end unless told otherwise; records written by userspace
 (facility != kernel) are never taken for the kernel's. Lost records (the kernel log overran the
-reader, or rotated away while no reader ran) are reported on stderr. Stop with Ctrl-C.
+reader, or rotated away while no reader ran) are reported on stderr. With --cursor FILE, kills
+that happened while tail was not running (same boot, still in the log) are printed at its next
+start, and none twice. Stop with Ctrl-C (or SIGTERM): the cursor is saved, exit status 0.
 
 Examples:
   sudo oomwatch tail
@@ -64,39 +89,55 @@ Examples:
           const saved = await readCursor(opts.cursor);
           if (saved !== undefined) from = saved;
         }
+        const print = killPrinter(opts.json === true);
+        let out = '';
+        const parser = new OomReportParser({
+          onKill: (e) => {
+            out += print(e);
+          },
+        });
+        const flush = (): void => {
+          if (out === '') return;
+          const text = out;
+          out = '';
+          process.stdout.write(text);
+        };
+        // Signals are caught from the start: one that comes while the reader is being opened still
+        // ends tail cleanly (status 0, cursor saved) once it is open.
+        let stop!: () => void;
+        const stopped = new Promise<void>((resolve) => {
+          stop = (): void => resolve();
+        });
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        // A reader that went away (| head) ends tail like Ctrl-C does (the cursor is saved).
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EPIPE') stop();
+          else throw err;
+        });
         let dirty = false;
+        let idleTimer: NodeJS.Timeout | null = null;
+        const idle = (): void => {
+          idleTimer = null;
+          parser.idle();
+          flush();
+        };
         const onEvents = (events: readonly KmsgEvent[]): void => {
-          const out: string[] = [];
-          for (const e of events) {
-            switch (e.type) {
-              case 'record': {
-                const r = e.record;
-                if (!isKernelRecord(r)) break;
-                // Placeholder until the OOM parser is wired: the kernel's records themselves.
-                out.push(
-                  opts.json
-                    ? JSON.stringify({ seq: r.seq, kernel_time_us: r.tsUsec, level: r.level, message: r.message })
-                    : `[${(r.tsUsec / 1e6).toFixed(6)}] ${r.message}`,
-                );
-                break;
-              }
-              case 'lost':
-                process.stderr.write(`oomwatch: ${e.count} kernel log records lost (${e.reason}, seq ${e.fromSeq}..${e.nextSeq - 1})\n`);
-                break;
-              case 'malformed':
-                process.stderr.write(`oomwatch: skipped a malformed record: ${e.error.message}\n`);
-                break;
-              case 'rewind':
-                process.stderr.write(`oomwatch: kernel log seq went back from ${e.expectedSeq} to ${e.seq}\n`);
-                break;
-              default:
-                e satisfies never;
-            }
-          }
-          if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
+          if (idleTimer !== null) clearTimeout(idleTimer);
+          feedKmsgEvents(parser, events, {
+            lost: (e) =>
+              process.stderr.write(
+                `oomwatch: ${e.count} kernel log record${e.count === 1 ? '' : 's'} lost (${e.reason}, seq ${e.fromSeq}..${e.nextSeq - 1}): OOM kills among them cannot be reported\n`,
+              ),
+            malformed: (e) => process.stderr.write(`oomwatch: skipped a malformed record: ${e.error.message}\n`),
+            rewind: (e) => process.stderr.write(`oomwatch: kernel log seq went back from ${e.expectedSeq} to ${e.seq}\n`),
+          });
+          flush();
+          idleTimer = setTimeout(idle, IDLE_GRACE_MS);
           dirty = true;
         };
         const reader = await openKmsgReader({ roots, from, onEvents, pollIntervalMs });
+        reader.done.then(stop, stop);
         const position = reader.position;
         if (position?.from === 'start' && 'staleCursor' in position) {
           process.stderr.write(`oomwatch: ${opts.cursor}: saved in another boot; reading this boot's log from the start\n`);
@@ -105,10 +146,18 @@ Examples:
         const cursorFile = opts.cursor;
         let saving: Promise<void> = Promise.resolve();
         const save = (): Promise<void> => {
+          // A kill the parser may hold (idle timer pending) is printed first: the cursor covers its
+          // record, and a crash before it is printed would lose it for good. (On a busy log the
+          // timer is nearly always pending; waiting for it would starve the saves.)
+          if (idleTimer !== null) {
+            clearTimeout(idleTimer);
+            idle();
+          }
           const c: KmsgCursor | undefined = reader.cursor();
           if (cursorFile === undefined || c === undefined || !dirty) return saving;
           dirty = false;
-          saving = saving.then(() => saveCursor(cursorFile, c));
+          // A failed earlier save was reported by its caller; it must not block this one.
+          saving = saving.catch(() => undefined).then(() => saveCursor(cursorFile, c));
           return saving;
         };
         dirty = true; // the start position itself is worth saving
@@ -118,19 +167,20 @@ Examples:
           });
         }, CURSOR_SAVE_INTERVAL_MS);
 
-        const stopped = new Promise<void>((resolve) => {
-          const stop = (): void => resolve();
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-          reader.done.then(stop, stop);
-        });
+        // Said once positioned and ready to stop cleanly: every kill from here on will be printed
+        // (scripts and tests wait for this line).
+        process.stderr.write(`oomwatch tail: following ${reader.path} ${positionText(position)}\n`);
         await stopped;
         clearInterval(timer);
         await reader.stop();
+        // Nothing is delivered after stop(): what the parser holds now is all there is.
+        if (idleTimer !== null) clearTimeout(idleTimer);
+        idle();
         await save();
         const s = reader.stats();
+        const k = parser.stats.kills;
         process.stderr.write(
-          `oomwatch: ${s.records} records (${s.foreign} from userspace, ignored), ${s.lost} lost, ${s.malformed} malformed\n`,
+          `oomwatch tail: ${k} kill${k === 1 ? '' : 's'}; ${s.records} records (${s.foreign} from userspace, ignored), ${s.lost} lost, ${s.malformed} malformed\n`,
         );
         await reader.done; // rethrows a read failure (exit 1)
       }),

@@ -85,7 +85,10 @@ export class Daemon {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.filter = makeCgroupFilter(this.config.watch.include, this.config.watch.exclude);
-    this.parser = new OomReportParser({ onKill: (e) => this.onKill(e) });
+    this.parser = new OomReportParser({
+      onKill: (e) => this.onKill(e),
+      onRepeatedKill: (e) => this.emit(this.ledger.onRepeatedKill(e, this.now())),
+    });
   }
 
   /** The address the HTTP server listens on (after start). */

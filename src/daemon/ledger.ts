@@ -54,7 +54,12 @@ const key = (cgroup: string) => (cgroup.length > 1 && cgroup.endsWith('/') ? cgr
 
 export class KillLedger {
   private readonly accounts = new Map<string, CgroupAccount>();
-  private pool: { event: OomKillEvent; at: number }[] = [];
+  /**
+   * Header-less kills waiting for a counter to claim them; `repeat` entries are repeated kill lines
+   * of an unknown cgroup: a claim consumes the increment the kernel counted for them, nothing is
+   * exported.
+   */
+  private pool: { event: OomKillEvent; at: number; repeat?: true }[] = [];
   private readonly baselines: Map<string, number>;
 
   constructor(
@@ -98,6 +103,23 @@ export class KillLedger {
   }
 
   /**
+   * The kernel printed and counted a kill line again for a process already exported (a group kill's
+   * first victim: the parser's onRepeatedKill). Nothing to export, but the counter increment it
+   * caused in the victim's cgroup is explained: without this, a group kill of N processes would
+   * count N + 1 (memory.events oom_kill reads N + 1, FACTS.md).
+   */
+  onRepeatedKill(event: OomKillEvent, now: number): LedgerOutput[] {
+    if (event.victim_cgroup === null) {
+      this.pool.push({ event, at: now, repeat: true });
+      return [];
+    }
+    const a = this.account(key(event.victim_cgroup));
+    if (a.deficits.length > 0) a.deficits.shift();
+    else a.credits.push(now);
+    return [];
+  }
+
+  /**
    * A cgroup created while the daemon runs: its counter started at 0 under our eyes, so every
    * kill it shows is one to account for, even one that happened before its first sample.
    */
@@ -136,8 +158,8 @@ export class KillLedger {
       increments--;
     }
     while (increments > 0 && this.pool.length > 0) {
-      const { event } = this.pool.shift() as { event: OomKillEvent; at: number };
-      out.push({ kind: 'kill', event: { ...event, victim_cgroup: cgroup }, attributedBy: 'counter' });
+      const { event, repeat } = this.pool.shift() as (typeof this.pool)[number];
+      if (repeat === undefined) out.push({ kind: 'kill', event: { ...event, victim_cgroup: cgroup }, attributedBy: 'counter' });
       increments--;
     }
     for (; increments > 0; increments--) a.deficits.push(now);
@@ -159,8 +181,8 @@ export class KillLedger {
       if (a.counter === null && a.credits.length === 0 && a.deficits.length === 0) this.accounts.delete(cgroup);
     }
     while (this.pool.length > 0 && now - (this.pool[0]?.at as number) >= this.graceMs) {
-      const { event } = this.pool.shift() as { event: OomKillEvent; at: number };
-      out.push({ kind: 'kill', event, attributedBy: 'none' });
+      const { event, repeat } = this.pool.shift() as (typeof this.pool)[number];
+      if (repeat === undefined) out.push({ kind: 'kill', event, attributedBy: 'none' });
     }
     return out;
   }
@@ -177,6 +199,8 @@ export class KillLedger {
     for (const [cgroup, a] of this.accounts) {
       if (a.counter !== null) counters[cgroup] = a.counter - a.deficits.length + a.credits.length;
     }
-    return { counters, pending: this.pool.map((p) => p.event) };
+    // A repeated line is not a kill to restore: after a restart its increment is in the baseline
+    // or, at worst, one unexplained kill.
+    return { counters, pending: this.pool.flatMap((p) => (p.repeat === undefined ? [p.event] : [])) };
   }
 }

@@ -73,6 +73,14 @@ export interface OomParserOptions {
    * oom_lock). Default 1 s. Without timestamps, only another report line ends the group.
    */
   readonly groupWindowUs?: number;
+  /**
+   * The kernel printed a kill line again for a process already reported: a group's first victim,
+   * killed once more in the member loop (mm/oom_kill.c, oom_kill_process → oom_kill_memcg_member).
+   * Not a kill, but the kernel counted it: `oom_kill` in the victim's memory.events(.local) rose
+   * once more (__oom_kill_process → memcg_memory_event_mm). Receives the event already reported
+   * for that pid. Who reconciles kills with those counters needs this; the rest can ignore it.
+   */
+  readonly onRepeatedKill?: (reported: OomKillEvent) => void;
 }
 
 export const DEFAULT_STALE_AFTER_US = 10_000_000;
@@ -94,7 +102,8 @@ interface Report {
   kills: number;
   lastKillPid: number;
   groupCgroup: string | null;
-  groupPids: Set<number> | null;
+  /** The group's members reported so far, by pid (the event, when the parser still has it). */
+  groupPids: Map<number, OomKillEvent | null> | null;
   lastTs: number;
 }
 
@@ -137,14 +146,18 @@ export class OomReportParser {
     suppressed: 0,
   };
   private readonly onKill: (event: OomKillEvent) => void;
+  private readonly onRepeatedKill: ((reported: OomKillEvent) => void) | undefined;
   private readonly staleAfterUs: number;
   private readonly groupWindowUs: number;
   private report: Report | null = null;
   private held: OomKillEvent | null = null;
+  /** The last kill emitted: a group line may come after idle() released its first victim. */
+  private lastReleased: OomKillEvent | null = null;
   private lastSeq = -1;
 
   constructor(options: OomParserOptions) {
     this.onKill = options.onKill;
+    this.onRepeatedKill = options.onRepeatedKill;
     this.staleAfterUs = options.staleAfterUs ?? DEFAULT_STALE_AFTER_US;
     this.groupWindowUs = options.groupWindowUs ?? DEFAULT_GROUP_WINDOW_US;
   }
@@ -263,6 +276,7 @@ export class OomReportParser {
     const e = this.held;
     if (e === null) return;
     this.held = null;
+    this.lastReleased = e;
     this.stats.kills++;
     this.onKill(e);
   }
@@ -342,13 +356,15 @@ export class OomReportParser {
         r.lastTs = ts;
         if (r.groupPids.has(k.pid)) {
           this.stats.duplicateKills++;
+          const reported = r.groupPids.get(k.pid) ?? null;
+          if (reported !== null) this.onRepeatedKill?.(reported);
           return;
         }
         this.release();
-        r.groupPids.add(k.pid);
         r.kills++;
         r.lastKillPid = k.pid;
         this.held = this.event(k, r, seq, ts, true);
+        r.groupPids.set(k.pid, this.held);
         return;
       }
     }
@@ -373,15 +389,21 @@ export class OomReportParser {
     let r = this.report;
     if (r === null || r.groupPids !== null) r = this.open(true, ts);
     r.groupCgroup = cgroup;
-    r.groupPids = new Set();
+    r.groupPids = new Map();
     r.lastTs = ts;
     const first = this.held;
     if (first !== null && r.kills > 0 && first.pid === r.lastKillPid) {
       // The victim chosen before the group line is the group's first member; the kernel kills it
       // again in the member loop (the repeated line is counted as a duplicate, not a second kill).
-      r.groupPids.add(first.pid);
+      r.groupPids.set(first.pid, first);
       first.group_kill = true;
       if (first.victim_cgroup === null) this.fillOwner(first, cgroup);
+    } else if (first === null && r.kills > 0 && r.lastKillPid >= 0) {
+      // Its kill was already released (idle() came between the kill line and this one: a live
+      // reader read the device in between). It is still the group's first member: its repeated
+      // line is a duplicate. Its event went out with group_kill false; that cannot be undone.
+      const released = this.lastReleased;
+      r.groupPids.set(r.lastKillPid, released !== null && released.pid === r.lastKillPid ? released : null);
     }
     this.release();
   }

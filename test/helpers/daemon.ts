@@ -33,6 +33,12 @@ export function parseMetrics(text: string): Sample[] {
   return out;
 }
 
+/** The sum of every series of `name` whose labels include `labels` (undefined when there is none). */
+export function sumMetric(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const hits = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return hits.length === 0 ? undefined : hits.reduce((a, s) => a + s.value, 0);
+}
+
 export class DaemonProcess {
   readonly logs: LogLine[] = [];
   readonly stderr: string[] = [];
@@ -127,6 +133,8 @@ export interface StartOptions {
   pollInterval?: string;
   /** Run as this user (and group): e.g. 65534, nobody, to see what works without root. */
   uid?: number;
+  /** How long to wait for the listening line (default 20 s; a node start in the TCG guest is slower). */
+  startTimeoutMs?: number;
 }
 
 /** A temp folder for a test, removed by the returned function. */
@@ -147,7 +155,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonProces
   args.push(...(opts.args ?? []));
   const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid };
   const d = new DaemonProcess(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...ids }));
-  const listening = await d.waitForLog((l) => l.event === 'listening', 20_000, 'the listening log line');
+  const listening = await d.waitForLog((l) => l.event === 'listening', opts.startTimeoutMs ?? 20_000, 'the listening log line');
   d.port = (listening['address'] as { port: number }).port;
   return d;
 }

@@ -99,6 +99,8 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     assert.equal(counted, 30);
     // Each hog is logged once, with this cgroup, whether the report named it or the counter did.
     const pids = new Set(hogs.map((h) => h.pid));
+    // The counter can be scraped before the last log lines have come through stdout's pipe.
+    for (const pid of pids) await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 15_000, `the log line of ${pid}`);
     const lines = d.logs.filter((l) => l.event === 'oom_kill' && pids.has(l['pid'] as number));
     assert.equal(lines.length, 30);
     assert.equal(new Set(lines.map((l) => l['pid'])).size, 30);

@@ -128,3 +128,49 @@ test('a header-less kill read after the counter rose is claimed by that counter'
   assert.deepEqual(kills(l.onKill(kill(8, null), 220)), [[8, '/a', 'counter']]);
   assert.deepEqual(l.tick(5000), []);
 });
+
+test('a group kill of 3: the kernel counts 4 (the first victim\'s line twice); the repeated line explains the 4th', () => {
+  // As the real v2 capture test/fixtures/oom/v2-real/group-kill.kmsg: the first victim with its
+  // cgroup (the summary names it), two members without, then the first victim's line again.
+  const l = new KillLedger(1000);
+  l.onCounter('/g', 0, 0);
+  const first = { ...kill(9, '/g'), group_kill: true };
+  const out: LedgerOutput[] = [];
+  out.push(...l.onKill(first, 10));
+  out.push(...l.onKill({ ...kill(7, null), group_kill: true }, 10));
+  out.push(...l.onRepeatedKill(first, 11));
+  out.push(...l.onKill({ ...kill(8, null), group_kill: true }, 11));
+  out.push(...l.onCounter('/g', 4, 200));
+  out.push(...l.tick(5000));
+  assert.deepEqual(kills(out), [[9, '/g', 'kmsg'], [7, '/g', 'counter'], [8, '/g', 'counter']]);
+  assert.deepEqual(unexplained(out), []);
+});
+
+test('the same group kill without the repeated line accounted: one kill too many (what onRepeatedKill prevents)', () => {
+  const l = new KillLedger(1000);
+  l.onCounter('/g', 0, 0);
+  const out: LedgerOutput[] = [];
+  out.push(...l.onKill({ ...kill(9, '/g'), group_kill: true }, 10));
+  out.push(...l.onKill({ ...kill(7, null), group_kill: true }, 10));
+  out.push(...l.onKill({ ...kill(8, null), group_kill: true }, 11));
+  out.push(...l.onCounter('/g', 4, 200));
+  out.push(...l.tick(5000));
+  assert.deepEqual(unexplained(out), [['/g', 1]]);
+});
+
+test('a repeated kill line of an unknown cgroup consumes one counter increment and exports nothing', () => {
+  const l = new KillLedger(1000);
+  l.onCounter('/g', 0, 0);
+  const out: LedgerOutput[] = [];
+  out.push(...l.onKill(kill(9, null), 10));
+  out.push(...l.onRepeatedKill(kill(9, null), 11));
+  assert.deepEqual(l.snapshot().pending.map((e) => e.pid), [9], 'the repeat is no pending kill');
+  out.push(...l.onCounter('/g', 2, 200));
+  out.push(...l.tick(5000));
+  assert.deepEqual(kills(out), [[9, '/g', 'counter']]);
+  assert.deepEqual(unexplained(out), []);
+  // Unclaimed, it expires without a trace.
+  const l2 = new KillLedger(1000);
+  assert.deepEqual(l2.onRepeatedKill(kill(5, null), 0), []);
+  assert.deepEqual(l2.tick(5000), []);
+});

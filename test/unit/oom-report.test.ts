@@ -146,6 +146,32 @@ test('a kill waiting for a possible group line comes out at idle() and at end()'
   assert.deepEqual(out, [5, 6, 7]);
 });
 
+test('group kill read in two batches (idle() between the first kill and the group line): still each process once', () => {
+  // A live reader hands the parser what the device had at one moment; the kernel may not yet have
+  // stored the group line when the first victim's kill line was read, and idle() released it.
+  const out: OomKillEvent[] = [];
+  const p = new OomReportParser({ onKill: (e) => out.push(e) });
+  const recs = records([
+    header('dd'),
+    summary('/g', '/g/w', 'dd', 311),
+    kill(311, 'dd'),
+    'Tasks in /g are going to be killed due to memory.oom.group set',
+    kill(308, 'sleep'),
+    kill(309, 'sleep'),
+    kill(311, 'dd'),
+  ]);
+  for (const [i, r] of recs.entries()) {
+    p.pushRecord(r);
+    if (i === 2) p.idle();
+  }
+  p.end();
+  assert.deepEqual(out.map((e) => e.pid), [311, 308, 309], 'the repeated first victim is not a second kill');
+  assert.equal(out[0]?.group_kill, false, 'already printed before the group line came');
+  assert.ok(out.slice(1).every((e) => e.group_kill));
+  assert.equal(p.stats.duplicateKills, 1);
+  assert.equal(p.stats.kills, 3);
+});
+
 test('a group ends when kill lines stop following each other', () => {
   const { events } = parseOomMessages([
     { message: header('dd'), seq: 1, tsUsec: 1_000, facility: 0 },

@@ -1,0 +1,45 @@
+/**
+ * `oomwatch daemon --no-kmsg` on the real cgroup v2 kernel in the VM: with no kernel log, an OOM
+ * kill is still counted, from the cgroup's memory.events.local, as an unexplained kill of that
+ * cgroup.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDaemon, sumMetric as sum, tempDir, type Sample } from '../../helpers/daemon.js';
+import { HOG, exited, guest, removeTree, spawnIn } from '../guest.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('oomwatch daemon --no-kmsg on cgroup v2: a kill counted from memory.events as unexplained', guest(), async () => {
+  const state = tempDir('d2c');
+  const d = await startDaemon({
+    stateDir: state.dir,
+    startTimeoutMs: 90_000,
+    args: ['--no-kmsg'],
+    config: ['watch: {include: ["/d2c-*"]}', 'cgroups:', '  - {name: d2c-decl, memory: 32M}', ''].join('\n'),
+  });
+  try {
+    let s: Sample[] = await d.samples();
+    assert.equal(sum(s, 'oomwatch_kmsg_up', {}), 0);
+    for (let i = 0; sum(s, 'oomwatch_cgroup_memory_limit_bytes', { cgroup: '/d2c-decl' }) === undefined; i++) {
+      if (i > 300) throw new Error('the declared cgroup was never sampled');
+      await sleep(100);
+      s = await d.samples();
+    }
+    assert.equal(sum(s, 'oomwatch_oom_kills_total', { cgroup: '/d2c-decl' }), 0);
+    const hog = spawnIn('d2c-decl', HOG);
+    assert.equal((await exited(hog)).signal, 'SIGKILL');
+    const line = await d.waitForLog((l) => l.event === 'oom_kill_unexplained' && l['cgroup'] === '/d2c-decl', 30_000, 'the unexplained kill');
+    assert.equal(line['count'], 1);
+    s = await d.samples();
+    assert.equal(sum(s, 'oomwatch_unexplained_oom_kills_total', { cgroup: '/d2c-decl' }), 1);
+    assert.equal(sum(s, 'oomwatch_oom_kills_total', { cgroup: '/d2c-decl' }), 1);
+    assert.equal(sum(s, 'oomwatch_cgroup_memory_events_total', { cgroup: '/d2c-decl', event: 'oom_kill' }), 1);
+    assert.ok(!d.logs.some((l) => l.event === 'oom_kill'), 'no kill line without the kernel log');
+    assert.deepEqual(await d.stop('SIGTERM'), { code: 0, signal: null });
+  } finally {
+    d.child.kill('SIGKILL');
+    await removeTree('d2c-decl');
+    state.remove();
+  }
+});
