@@ -1,8 +1,19 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MEMORY_EVENT_KEYS } from '../cgroup/files/memoryEvents.js';
-import { CgroupGoneError, CgroupSampler, type MemorySample } from '../daemon/sampler.js';
+import { CgroupGoneError, CgroupSampler, FdBudget, type MemorySample } from '../daemon/sampler.js';
 import type { Collector } from './collector.js';
 import { CounterMirror } from './mirror.js';
+
+/** The values last exported for one cgroup (undefined: not exported yet). */
+interface Exported {
+  current?: number;
+  max?: number | null;
+  workingSet?: number;
+  peak?: number;
+  events: (number | undefined)[];
+  some?: number;
+  full?: number;
+}
 
 export interface CgroupMemoryHooks {
   onSample(path: string, sample: MemorySample, now: number): void;
@@ -27,6 +38,12 @@ export class CgroupMemoryCollector implements Collector {
   private readonly events: CounterMirror<'cgroup' | 'event'>;
   private readonly pressure: CounterMirror<'cgroup' | 'kind'>;
   private readonly watched: Gauge;
+  /**
+   * What each cgroup's series were last set to. prom-client hashes the label set on every set()
+   * (and CounterMirror serialises it): most values do not change between polls, so unchanged ones
+   * are not set again, which keeps the series exactly as they were (bench/README.md).
+   */
+  private readonly exported = new Map<string, Exported>();
   /** Read failures other than a vanished cgroup, by cgroup: reported once per cgroup per streak. */
   readonly failing = new Set<string>();
 
@@ -34,6 +51,8 @@ export class CgroupMemoryCollector implements Collector {
     private readonly version: 1 | 2,
     registry: Registry,
     private readonly hooks: CgroupMemoryHooks,
+    /** Descriptors the samplers may keep open (see FdBudget); default no limit. */
+    private readonly fdBudget = new FdBudget(Infinity),
   ) {
     const registers = [registry];
     const g = (name: string, help: string) => new Gauge({ name, help, labelNames: ['cgroup'] as const, registers });
@@ -69,7 +88,7 @@ export class CgroupMemoryCollector implements Collector {
   }
 
   add(path: string, dir: string): void {
-    if (!this.samplers.has(path)) this.samplers.set(path, new CgroupSampler(path, dir, this.version));
+    if (!this.samplers.has(path)) this.samplers.set(path, new CgroupSampler(path, dir, this.version, this.fdBudget));
     this.watched.set(this.samplers.size);
   }
 
@@ -80,6 +99,7 @@ export class CgroupMemoryCollector implements Collector {
     s.close();
     this.samplers.delete(path);
     this.failing.delete(path);
+    this.exported.delete(path);
     this.watched.set(this.samplers.size);
     for (const g of [this.usage, this.limit, this.workingSet, this.peak]) g.remove({ cgroup: path });
     for (const event of MEMORY_EVENT_KEYS) this.events.remove({ cgroup: path, event });
@@ -112,25 +132,42 @@ export class CgroupMemoryCollector implements Collector {
         continue;
       }
       this.failing.delete(path);
-      this.usage.set({ cgroup: path }, s.current);
-      if (s.max === null) this.limit.remove({ cgroup: path });
-      else this.limit.set({ cgroup: path }, s.max);
-      this.workingSet.set({ cgroup: path }, s.workingSet);
-      if (s.peak !== null) this.peak.set({ cgroup: path }, s.peak);
-      for (const event of MEMORY_EVENT_KEYS) {
-        const v = s.events[event];
-        if (v !== null) this.events.set({ cgroup: path, event }, v);
-      }
-      if (s.pressure !== null) {
-        this.pressure.set({ cgroup: path, kind: 'some' }, s.pressure.some.total_us / 1e6);
-        if (s.pressure.full !== null) this.pressure.set({ cgroup: path, kind: 'full' }, s.pressure.full.total_us / 1e6);
-      }
+      this.export(path, s);
       this.hooks.onSample(path, s, now);
+    }
+  }
+
+  /** Set the cgroup's series to the sample, skipping the values that did not change. */
+  private export(path: string, s: MemorySample): void {
+    let e = this.exported.get(path);
+    if (e === undefined) this.exported.set(path, (e = { events: [] }));
+    const cgroup = { cgroup: path };
+    if (e.current !== s.current) this.usage.set(cgroup, (e.current = s.current));
+    if (e.max !== s.max) {
+      if (s.max === null) this.limit.remove(cgroup);
+      else this.limit.set(cgroup, s.max);
+      e.max = s.max;
+    }
+    if (e.workingSet !== s.workingSet) this.workingSet.set(cgroup, (e.workingSet = s.workingSet));
+    if (s.peak !== null && e.peak !== s.peak) this.peak.set(cgroup, (e.peak = s.peak));
+    for (let i = 0; i < MEMORY_EVENT_KEYS.length; i++) {
+      const event = MEMORY_EVENT_KEYS[i] as (typeof MEMORY_EVENT_KEYS)[number];
+      const v = s.events[event];
+      if (v !== null && e.events[i] !== v) this.events.set({ cgroup: path, event }, (e.events[i] = v));
+    }
+    if (s.pressure !== null) {
+      const some = s.pressure.some.total_us / 1e6;
+      if (e.some !== some) this.pressure.set({ cgroup: path, kind: 'some' }, (e.some = some));
+      if (s.pressure.full !== null) {
+        const full = s.pressure.full.total_us / 1e6;
+        if (e.full !== full) this.pressure.set({ cgroup: path, kind: 'full' }, (e.full = full));
+      }
     }
   }
 
   close(): void {
     for (const s of this.samplers.values()) s.close();
     this.samplers.clear();
+    this.exported.clear();
   }
 }
