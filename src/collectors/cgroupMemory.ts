@@ -1,8 +1,8 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { MEMORY_EVENT_KEYS } from '../cgroup/files/memoryEvents.js';
 import { CgroupGoneError, CgroupSampler, FdBudget, type MemorySample } from '../daemon/sampler.js';
 import type { Collector } from './collector.js';
-import { CounterMirror } from './mirror.js';
+import { SeriesTable } from './seriesTable.js';
 
 /** The values last exported for one cgroup (undefined: not exported yet). */
 interface Exported {
@@ -31,17 +31,16 @@ export interface CgroupMemoryHooks {
 export class CgroupMemoryCollector implements Collector {
   readonly name = 'cgroup_memory';
   private readonly samplers = new Map<string, CgroupSampler>();
-  private readonly usage: Gauge<'cgroup'>;
-  private readonly limit: Gauge<'cgroup'>;
-  private readonly workingSet: Gauge<'cgroup'>;
-  private readonly peak: Gauge<'cgroup'>;
-  private readonly events: CounterMirror<'cgroup' | 'event'>;
-  private readonly pressure: CounterMirror<'cgroup' | 'kind'>;
+  private readonly usage: SeriesTable<'cgroup'>;
+  private readonly limit: SeriesTable<'cgroup'>;
+  private readonly workingSet: SeriesTable<'cgroup'>;
+  private readonly peak: SeriesTable<'cgroup'>;
+  private readonly events: SeriesTable<'cgroup' | 'event'>;
+  private readonly pressure: SeriesTable<'cgroup' | 'kind'>;
   private readonly watched: Gauge;
   /**
-   * What each cgroup's series were last set to. prom-client hashes the label set on every set()
-   * (and CounterMirror serialises it): most values do not change between polls, so unchanged ones
-   * are not set again, which keeps the series exactly as they were (bench/README.md).
+   * What each cgroup's series were last set to: most values do not change between polls, and
+   * skipping them skips building their series keys too (bench/README.md).
    */
   private readonly exported = new Map<string, Exported>();
   /** Read failures other than a vanished cgroup, by cgroup: reported once per cgroup per streak. */
@@ -55,27 +54,23 @@ export class CgroupMemoryCollector implements Collector {
     private readonly fdBudget = new FdBudget(Infinity),
   ) {
     const registers = [registry];
-    const g = (name: string, help: string) => new Gauge({ name, help, labelNames: ['cgroup'] as const, registers });
+    const g = (name: string, help: string) => new SeriesTable<'cgroup'>({ name, help, type: 'gauge', registers });
     this.usage = g('oomwatch_cgroup_memory_usage_bytes', 'Memory charged to the cgroup (v1 memory.usage_in_bytes, v2 memory.current)');
     this.limit = g('oomwatch_cgroup_memory_limit_bytes', 'Hard memory limit (v1 memory.limit_in_bytes, v2 memory.max); absent when unlimited');
     this.workingSet = g('oomwatch_cgroup_memory_working_set_bytes', 'Usage minus inactive file pages, floor 0 (what the kubelet evicts on)');
     this.peak = g('oomwatch_cgroup_memory_peak_bytes', 'Highest usage seen by the kernel (v1 memory.max_usage_in_bytes, v2 memory.peak)');
-    this.events = new CounterMirror(
-      new Counter({
-        name: 'oomwatch_cgroup_memory_events_total',
-        help: 'Kernel memory events of the cgroup (v2 memory.events, hierarchical; v1: max = memory.failcnt, oom_kill from memory.oom_control)',
-        labelNames: ['cgroup', 'event'] as const,
-        registers,
-      }),
-    );
-    this.pressure = new CounterMirror(
-      new Counter({
-        name: 'oomwatch_cgroup_memory_pressure_seconds_total',
-        help: 'Time tasks of the cgroup stalled on memory (v2 memory.pressure total, kind = some|full)',
-        labelNames: ['cgroup', 'kind'] as const,
-        registers,
-      }),
-    );
+    this.events = new SeriesTable({
+      name: 'oomwatch_cgroup_memory_events_total',
+      help: 'Kernel memory events of the cgroup (v2 memory.events, hierarchical; v1: max = memory.failcnt, oom_kill from memory.oom_control)',
+      type: 'counter',
+      registers,
+    });
+    this.pressure = new SeriesTable({
+      name: 'oomwatch_cgroup_memory_pressure_seconds_total',
+      help: 'Time tasks of the cgroup stalled on memory (v2 memory.pressure total, kind = some|full)',
+      type: 'counter',
+      registers,
+    });
     this.watched = new Gauge({ name: 'oomwatch_cgroups_watched', help: 'Memory cgroups being polled', registers });
   }
 
@@ -101,9 +96,9 @@ export class CgroupMemoryCollector implements Collector {
     this.failing.delete(path);
     this.exported.delete(path);
     this.watched.set(this.samplers.size);
-    for (const g of [this.usage, this.limit, this.workingSet, this.peak]) g.remove({ cgroup: path });
-    for (const event of MEMORY_EVENT_KEYS) this.events.remove({ cgroup: path, event });
-    for (const kind of ['some', 'full']) this.pressure.remove({ cgroup: path, kind });
+    for (const g of [this.usage, this.limit, this.workingSet, this.peak]) g.remove(path);
+    for (const event of MEMORY_EVENT_KEYS) this.events.remove(`${path}\0${event}`);
+    for (const kind of ['some', 'full']) this.pressure.remove(`${path}\0${kind}`);
   }
 
   /** Sample one cgroup now (for a kill's log line); undefined when it cannot be read. */
@@ -142,25 +137,25 @@ export class CgroupMemoryCollector implements Collector {
     let e = this.exported.get(path);
     if (e === undefined) this.exported.set(path, (e = { events: [] }));
     const cgroup = { cgroup: path };
-    if (e.current !== s.current) this.usage.set(cgroup, (e.current = s.current));
+    if (e.current !== s.current) this.usage.set(path, cgroup, (e.current = s.current));
     if (e.max !== s.max) {
-      if (s.max === null) this.limit.remove(cgroup);
-      else this.limit.set(cgroup, s.max);
+      if (s.max === null) this.limit.remove(path);
+      else this.limit.set(path, cgroup, s.max);
       e.max = s.max;
     }
-    if (e.workingSet !== s.workingSet) this.workingSet.set(cgroup, (e.workingSet = s.workingSet));
-    if (s.peak !== null && e.peak !== s.peak) this.peak.set(cgroup, (e.peak = s.peak));
+    if (e.workingSet !== s.workingSet) this.workingSet.set(path, cgroup, (e.workingSet = s.workingSet));
+    if (s.peak !== null && e.peak !== s.peak) this.peak.set(path, cgroup, (e.peak = s.peak));
     for (let i = 0; i < MEMORY_EVENT_KEYS.length; i++) {
       const event = MEMORY_EVENT_KEYS[i] as (typeof MEMORY_EVENT_KEYS)[number];
       const v = s.events[event];
-      if (v !== null && e.events[i] !== v) this.events.set({ cgroup: path, event }, (e.events[i] = v));
+      if (v !== null && e.events[i] !== v) this.events.set(`${path}\0${event}`, { cgroup: path, event }, (e.events[i] = v));
     }
     if (s.pressure !== null) {
       const some = s.pressure.some.total_us / 1e6;
-      if (e.some !== some) this.pressure.set({ cgroup: path, kind: 'some' }, (e.some = some));
+      if (e.some !== some) this.pressure.set(`${path}\0some`, { cgroup: path, kind: 'some' }, (e.some = some));
       if (s.pressure.full !== null) {
         const full = s.pressure.full.total_us / 1e6;
-        if (e.full !== full) this.pressure.set({ cgroup: path, kind: 'full' }, (e.full = full));
+        if (e.full !== full) this.pressure.set(`${path}\0full`, { cgroup: path, kind: 'full' }, (e.full = full));
       }
     }
   }
