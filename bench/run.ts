@@ -7,12 +7,12 @@
  * Root only, except parse_records_per_s: real cgroups under /sys/fs/cgroup/memory/oomwatch-bench/
  * (removed at the end, on failure and on SIGINT/SIGTERM), real OOM kills, /dev/kmsg.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchParse } from './parse.js';
 import { benchPoll } from './poll.js';
-import { launch, measureCpuRss, measureDetect, measureScrape, measureStorm, waitWatched } from './daemon.js';
+import { cpuPercent, launch, measureCpuRss, measureDetect, measureScrape, measureStorm, waitWatched } from './daemon.js';
 import { BENCH_CGROUP, cleanupSync, hasV1Memory, installCleanup, isRoot, makeCgroups, makeLimited } from './lib/cgroups.js';
 import { machine, report, sleep, type BenchOutcome } from './lib/stats.js';
 
@@ -77,7 +77,15 @@ if (!isRoot() || !hasV1Memory()) {
         const discoverMs = await waitWatched(d, 10_000);
         await sleep(2000); // two polls: every series exists
         const o = await measureScrape(d, 'scrape_ms_10k', quick);
-        put('scrape_ms_10k', { values: o.values, method: [`10,000 real empty cgroups (9,000 created for this in ${createMs} ms); the daemon served ${(startMs / 1000).toFixed(1)} s after its start and watched all ${discoverMs} ms later`, ...o.method] });
+        const nofile = /Max open files\s+(\S+)/.exec(readFileSync(`/proc/${d.pid}/limits`, 'latin1'))?.[1] ?? '?';
+        put('scrape_ms_10k', {
+          values: o.values,
+          method: [
+            `10,000 real empty cgroups (9,000 created for this in ${createMs} ms); the daemon served ${(startMs / 1000).toFixed(1)} s after its start and watched all ${discoverMs} ms later`,
+            `daemon's open files limit ${nofile} (kept-open cgroup files: that less 1,024; the rest opened per poll); its CPU over the run: ${cpuPercent(d.pid)}`,
+            ...o.method,
+          ],
+        });
       } finally {
         await cleanup();
       }

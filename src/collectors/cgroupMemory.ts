@@ -112,7 +112,31 @@ export class CgroupMemoryCollector implements Collector {
   }
 
   update(now: number): void {
+    for (const [path, sampler] of this.samplers) this.updateOne(path, sampler, now);
+  }
+
+  /**
+   * update() in slices of about `sliceMs` that yield to the event loop in between (and end early
+   * once `stopping()` is true): with 10,000
+   * cgroups a sweep takes hundreds of ms, and a scrape waited for all of it (bench/README.md).
+   * Cgroups added or removed meanwhile are visited or not as Map iteration has it; each one
+   * visited is read whole.
+   */
+  async updateInSlices(now: number, stopping: () => boolean = () => false, sliceMs = 5): Promise<void> {
+    let t0 = performance.now();
+    let n = 0;
     for (const [path, sampler] of this.samplers) {
+      this.updateOne(path, sampler, now);
+      if (++n % 32 === 0 && performance.now() - t0 >= sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stopping()) return;
+        t0 = performance.now();
+      }
+    }
+  }
+
+  private updateOne(path: string, sampler: CgroupSampler, now: number): void {
+    {
       let s: MemorySample;
       try {
         s = sampler.sample();
@@ -124,7 +148,7 @@ export class CgroupMemoryCollector implements Collector {
           this.failing.add(path);
           this.hooks.onError(path, err);
         }
-        continue;
+        return;
       }
       this.failing.delete(path);
       this.export(path, s);

@@ -89,6 +89,8 @@ export class Daemon {
   private collectorSuccess!: Gauge<'collector'>;
   private collectorDuration!: Gauge<'collector'>;
   private stopped = false;
+  /** The poll in progress, if any. */
+  private polling: Promise<void> | null = null;
 
   constructor(opts: DaemonOptions) {
     this.config = opts.config;
@@ -153,8 +155,8 @@ export class Daemon {
     if (this.config.kmsg) await this.startKmsg(restored);
     else this.kmsgError = 'disabled in the config (kmsg: false)';
 
-    this.poll();
-    this.timer = setInterval(() => this.poll(), this.config.pollIntervalMs);
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.config.pollIntervalMs);
     this.server = await startHttpServer(this.config.listen, {
       metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
       health: () => this.health(),
@@ -163,8 +165,9 @@ export class Daemon {
   }
 
   /**
-   * Half of RLIMIT_NOFILE for the samplers' kept-open descriptors; the other half stays for
-   * discovery, HTTP connections and the state file. The limit is this very process's, so it is
+   * RLIMIT_NOFILE less 1,024 (at least half of it) for the samplers' kept-open descriptors; the
+   * rest stays for HTTP connections, the kmsg fd, the state file and the transient reads of the
+   * cgroups past the budget (discovery needs one inotify fd in all). The limit is this very process's, so it is
    * read from the real /proc, not the injected roots.proc (the observed host's). Unreadable: 512,
    * and a warning.
    */
@@ -172,7 +175,7 @@ export class Daemon {
     const file = '/proc/self/limits';
     try {
       const soft = parseMaxOpenFiles(readFileSync(file, 'latin1'), file);
-      return soft === null ? Infinity : Math.floor(soft / 2);
+      return soft === null ? Infinity : Math.max(Math.floor(soft / 2), soft - 1024);
     } catch (err) {
       this.log.warn({ event: 'fd_limit_unknown', err: String(err) }, `cannot read the open files limit from ${file}: ${String(err)}; keeping at most 512 cgroup files open`);
       return 512;
@@ -406,12 +409,27 @@ export class Daemon {
 
   // ---- the poll loop -------------------------------------------------------------------------
 
-  private poll(): void {
+  /**
+   * One poll: every collector, then the ledger. The cgroup sweep yields to the event loop between
+   * slices (Collector.updateInSlices); a tick that comes while a poll is still running is skipped,
+   * and stop() waits for the running one before it closes the cgroup files.
+   */
+  private poll(): Promise<void> {
+    if (this.polling !== null || this.stopped) return this.polling ?? Promise.resolve();
+    this.polling = this.pollOnce().finally(() => {
+      this.polling = null;
+    });
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
     const now = this.now();
     for (const c of this.collectors) {
       const t0 = process.hrtime.bigint();
       try {
-        c.update(now);
+        if (c.updateInSlices === undefined) c.update(now);
+        else await c.updateInSlices(now, () => this.stopped);
+        if (this.stopped) return;
         this.collectorSuccess.set({ collector: c.name }, 1);
         if (this.collectorErrors.get(c.name)) this.log.info({ event: 'collector_recovered', collector: c.name }, `collector ${c.name} works again`);
         this.collectorErrors.set(c.name, null);
@@ -438,7 +456,7 @@ export class Daemon {
     if (next.kmsg !== this.config.kmsg) restartNeeded.push('kmsg');
     if (next.pollIntervalMs !== this.config.pollIntervalMs && this.timer !== null) {
       clearInterval(this.timer);
-      this.timer = setInterval(() => this.poll(), next.pollIntervalMs);
+      this.timer = setInterval(() => void this.poll(), next.pollIntervalMs);
     }
     this.config = { ...next, listen: this.config.listen, stateDir: this.config.stateDir, kmsg: this.config.kmsg };
     this.filter = makeCgroupFilter(next.watch.include, next.watch.exclude);
@@ -495,6 +513,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
+    await this.polling;
     await this.reader?.stop();
     this.parser.idle();
     this.saveStateNow();
