@@ -5,16 +5,16 @@
  * it reads /dev/kmsg and the hogs need real memory cgroups.
  *
  * - daemon_cpu_percent_1k, daemon_rss_mb_1k: idle host side, 1,000 watched empty cgroups; after a
- *   10 s warm-up (5 s quick), utime+stime from /proc/<pid>/stat over 60 s (30 s quick), all threads
+ *   10 s warm-up (2 s quick), utime+stime from /proc/<pid>/stat over 60 s (30 s quick), all threads
  *   (the kmsg worker included); per-5 s windows for the spread. VmRSS from /proc/<pid>/status once
  *   a second; the median.
  * - scrape_ms_1k / scrape_ms_10k: GET /metrics over a kept-alive connection, request to last byte,
- *   5 warm-up scrapes then 30 (3 and 10 with --quick), 250 ms apart (they land anywhere in the 1 s poll cycle);
+ *   5 warm-up scrapes then 30 (2 and 8 with --quick), 250 ms apart (they land anywhere in the 1 s poll cycle);
  *   the median. 10k: the same with 10,000 real empty cgroups (created once for this, ~0.5 s).
  * - detect_latency_ms_p50/p99: hogs OOM-killed one at a time in a 64M cgroup (dd bs=128M); for each,
  *   the daemon's oom_kill line for its pid: detected_mono_us (CLOCK_MONOTONIC as the line is written)
  *   − (kernel_time_us − the kmsg clock offset, calibrated with 20 markers before the kills). ≥ 30
- *   kills (10 quick), started ≥ 600 ms apart: the kernel rate-limits the report header (10 per 5 s,
+ *   kills (8 quick), started ≥ 600 ms apart: the kernel rate-limits the report header (10 per 5 s,
  *   host-wide) and a kill line without its header is attributed only at the next cgroup poll.
  * - storm_kills/storm_counted: 100 hogs started at once in one 32M cgroup; the kernel's
  *   memory.oom_control oom_kill of it vs the daemon's oomwatch_oom_kills_total summed over its
@@ -95,7 +95,7 @@ export async function waitWatched(d: DaemonProcess, n: number, timeoutMs = 120_0
 }
 
 export async function measureCpuRss(d: DaemonProcess, quick: boolean): Promise<BenchOutcome> {
-  const warm = quick ? 5 : 10;
+  const warm = quick ? 2 : 10;
   const secs = quick ? 30 : 60;
   await sleep(warm * 1000);
   const t0 = cpuTicks(d.pid);
@@ -143,8 +143,8 @@ function scrapeOnce(port: number, agent: Agent): Promise<{ ms: number; bytes: nu
 
 export async function measureScrape(d: DaemonProcess, key: string, quick: boolean): Promise<BenchOutcome> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const warm = quick ? 3 : 5;
-  const runs = quick ? 10 : 30;
+  const warm = quick ? 2 : 5;
+  const runs = quick ? 8 : 30;
   const ms: number[] = [];
   let bytes = 0;
   try {
@@ -181,7 +181,7 @@ function hog(dir: string, bs: string): Promise<{ pid: number; signal: NodeJS.Sig
 }
 
 export async function measureDetect(d: DaemonProcess, quick: boolean): Promise<BenchOutcome> {
-  const kills = quick ? 10 : 30;
+  const kills = quick ? 8 : 30;
   const cg = makeLimited('detect', 64 * 1024 * 1024);
   const clock = await calibrateKernelClock(20);
   const lat: number[] = [];

@@ -40,6 +40,13 @@ import { VERSION } from '../version.js';
 const KMSG_POLL_MS = 2;
 const KMSG_IDLE_POLL_MS = 4;
 
+/**
+ * prom-client's event loop delay histogram samples on a timer of this period (its default, 10 ms,
+ * woke the idle daemon 100 times a second: 103 → 9 wakeups/s with 1000). The nodejs_eventloop_lag_*
+ * series then reflect delays seen at a 1 s resolution.
+ */
+const EVENT_LOOP_MONITOR_MS = 1000;
+
 export interface DaemonOptions {
   readonly config: DaemonConfig;
   readonly roots: Roots;
@@ -110,7 +117,7 @@ export class Daemon {
     this.layout = detectLayout(this.roots);
     this.backend = backendFor(this.layout);
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS });
     // prom-client exports these gauges with a counter's `_total` suffix; promtool check metrics
     // (and every Prometheus linter) rejects that. The handle/request counts stay without them.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
