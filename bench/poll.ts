@@ -5,7 +5,7 @@
  * Method: in process, the daemon's own CgroupMemoryCollector (kept-open fds, parsers, prom-client
  * gauges; hooks that do nothing) over BENCH_DIR/k1/c00000..c00999; process.cpuUsage() (user+sys,
  * all threads; nothing else runs in this process meanwhile) around each sweep. 5 warm-up sweeps
- * (opening the fds happens in the first), then 50 (20 with --quick) measured, 100 ms apart like a
+ * (opening the fds happens in the first), then 50 (10 with --quick) measured, 100 ms apart like a
  * poll loop; the median.
  */
 import { Registry } from 'prom-client';
@@ -24,7 +24,7 @@ export async function benchPoll(opts: { quick: boolean; cgroups: readonly string
   for (const p of opts.cgroups) collector.add(p, join(BENCH_DIR, p.slice('/oomwatch-bench/'.length)));
   const n = opts.cgroups.length;
   const warm = 5;
-  const runs = opts.quick ? 20 : 50;
+  const runs = opts.quick ? 10 : 50;
   const cpuUs: number[] = [];
   const wallUs: number[] = [];
   for (let i = 0; i < warm + runs; i++) {
