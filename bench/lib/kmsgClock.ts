@@ -1,7 +1,7 @@
 /**
  * Markers written to /dev/kmsg, and the kernel clock calibrated against CLOCK_MONOTONIC with them
  * (FACTS: the kmsg timestamp runs ≈ 1.4 ms ahead of CLOCK_MONOTONIC here). Shared by
- * bench/kmsg-reader-latency.ts and bench/detect.ts. Needs root (reading /dev/kmsg needs CAP_SYSLOG).
+ * bench/kmsg-reader-latency.ts and bench/daemon.ts. Needs root (reading /dev/kmsg needs CAP_SYSLOG).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { openKmsgReader, type KmsgEvent } from '../../src/kmsg/reader.js';

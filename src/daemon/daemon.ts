@@ -34,7 +34,7 @@ import { VERSION } from '../version.js';
 /**
  * How often the kmsg worker looks for new records: every 2 ms while records come (a storm, a busy
  * log), every KMSG_IDLE_POLL_MS once the log has been quiet for a second. Each look costs a
- * wakeup (≈ 50–70 µs of CPU here): at 2 ms that alone was 3–4 % of a core on an idle host. The
+ * wakeup (≈ 60–110 µs of CPU in this VM): at 2 ms that alone was 3–4 % of a core on an idle host. The
  * idle interval bounds the latency of the first kill after a quiet spell (bench/README.md).
  */
 const KMSG_POLL_MS = 2;
@@ -174,9 +174,9 @@ export class Daemon {
   /**
    * RLIMIT_NOFILE less 1,024 (at least half of it) for the samplers' kept-open descriptors; the
    * rest stays for HTTP connections, the kmsg fd, the state file and the transient reads of the
-   * cgroups past the budget (discovery needs one inotify fd in all). The limit is this very process's, so it is
-   * read from the real /proc, not the injected roots.proc (the observed host's). Unreadable: 512,
-   * and a warning.
+   * cgroups past the budget (discovery needs one inotify fd in all). The limit is this very
+   * process's, so it is read from the real /proc, not the injected roots.proc (the observed
+   * host's). Unreadable: 512, and a warning.
    */
   private keptFdBudget(): number {
     const file = '/proc/self/limits';
@@ -320,7 +320,7 @@ export class Daemon {
         const cg = o.event.victim_cgroup;
         const s = cg === null ? undefined : this.memory.sampleNow(cg);
         // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
-        // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/detect.ts).
+        // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).
         const detectedMonoUs = Number(process.hrtime.bigint() / 1000n);
         this.log.warn(
           {
