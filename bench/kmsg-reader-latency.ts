@@ -24,11 +24,12 @@
  *   polling reader stop() 2.4–7.6 ms; open + skip to the end ≈ 35–130 ms (worker start + 300–700 records).
  *   (p90/max are noisy under load: 2 vCPUs shared with other test runs.)
  */
-import { closeSync, mkdirSync, openSync, rmdirSync, writeFileSync, writeSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, rmdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { openKmsgReader, type KmsgEvent } from '../src/kmsg/reader.js';
 import { DEFAULT_ROOTS } from '../src/roots.js';
+import { writeKmsg } from './lib/kmsgClock.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number): number => {
@@ -45,12 +46,6 @@ const pct = (a: number[], p: number): string => {
   return (s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN).toFixed(2);
 };
 const summary = (a: number[]): string => `n=${a.length} p50 ${pct(a, 0.5)} p90 ${pct(a, 0.9)} max ${pct(a, 1)} ms`;
-
-function writeKmsg(text: string): void {
-  const fd = openSync('/dev/kmsg', 'w');
-  writeSync(fd, `${text}\n`);
-  closeSync(fd);
-}
 
 async function idleCpu(ms: number): Promise<string> {
   const c0 = process.cpuUsage();

@@ -1,8 +1,19 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { MEMORY_EVENT_KEYS } from '../cgroup/files/memoryEvents.js';
-import { CgroupGoneError, CgroupSampler, NotMemoryCgroupError, type MemorySample } from '../daemon/sampler.js';
+import { CgroupGoneError, CgroupSampler, FdBudget, NotMemoryCgroupError, type MemorySample } from '../daemon/sampler.js';
 import type { Collector } from './collector.js';
-import { CounterMirror } from './mirror.js';
+import { SeriesTable } from './seriesTable.js';
+
+/** The values last exported for one cgroup (undefined: not exported yet). */
+interface Exported {
+  current?: number;
+  max?: number | null;
+  workingSet?: number;
+  peak?: number;
+  events: (number | undefined)[];
+  some?: number;
+  full?: number;
+}
 
 export interface CgroupMemoryHooks {
   onSample(path: string, sample: MemorySample, now: number): void;
@@ -22,13 +33,18 @@ export interface CgroupMemoryHooks {
 export class CgroupMemoryCollector implements Collector {
   readonly name = 'cgroup_memory';
   private readonly samplers = new Map<string, CgroupSampler>();
-  private readonly usage: Gauge<'cgroup'>;
-  private readonly limit: Gauge<'cgroup'>;
-  private readonly workingSet: Gauge<'cgroup'>;
-  private readonly peak: Gauge<'cgroup'>;
-  private readonly events: CounterMirror<'cgroup' | 'event'>;
-  private readonly pressure: CounterMirror<'cgroup' | 'kind'>;
+  private readonly usage: SeriesTable<'cgroup'>;
+  private readonly limit: SeriesTable<'cgroup'>;
+  private readonly workingSet: SeriesTable<'cgroup'>;
+  private readonly peak: SeriesTable<'cgroup'>;
+  private readonly events: SeriesTable<'cgroup' | 'event'>;
+  private readonly pressure: SeriesTable<'cgroup' | 'kind'>;
   private readonly watched: Gauge;
+  /**
+   * What each cgroup's series were last set to: most values do not change between polls, and
+   * skipping them skips building their series keys too (bench/README.md).
+   */
+  private readonly exported = new Map<string, Exported>();
   /** Read failures other than a vanished cgroup, by cgroup: reported once per cgroup per streak. */
   readonly failing = new Set<string>();
 
@@ -36,29 +52,27 @@ export class CgroupMemoryCollector implements Collector {
     private readonly version: 1 | 2,
     registry: Registry,
     private readonly hooks: CgroupMemoryHooks,
+    /** Descriptors the samplers may keep open (see FdBudget); default no limit. */
+    private readonly fdBudget = new FdBudget(Infinity),
   ) {
     const registers = [registry];
-    const g = (name: string, help: string) => new Gauge({ name, help, labelNames: ['cgroup'] as const, registers });
+    const g = (name: string, help: string) => new SeriesTable<'cgroup'>({ name, help, type: 'gauge', registers });
     this.usage = g('oomwatch_cgroup_memory_usage_bytes', 'Memory charged to the cgroup (v1 memory.usage_in_bytes, v2 memory.current)');
     this.limit = g('oomwatch_cgroup_memory_limit_bytes', 'Hard memory limit (v1 memory.limit_in_bytes, v2 memory.max); absent when unlimited');
     this.workingSet = g('oomwatch_cgroup_memory_working_set_bytes', 'Usage minus inactive file pages, floor 0 (what the kubelet evicts on)');
     this.peak = g('oomwatch_cgroup_memory_peak_bytes', 'Highest usage seen by the kernel (v1 memory.max_usage_in_bytes, v2 memory.peak)');
-    this.events = new CounterMirror(
-      new Counter({
-        name: 'oomwatch_cgroup_memory_events_total',
-        help: 'Kernel memory events of the cgroup (v2 memory.events, hierarchical; v1: max = memory.failcnt, oom_kill from memory.oom_control)',
-        labelNames: ['cgroup', 'event'] as const,
-        registers,
-      }),
-    );
-    this.pressure = new CounterMirror(
-      new Counter({
-        name: 'oomwatch_cgroup_memory_pressure_seconds_total',
-        help: 'Time tasks of the cgroup stalled on memory (v2 memory.pressure total, kind = some|full)',
-        labelNames: ['cgroup', 'kind'] as const,
-        registers,
-      }),
-    );
+    this.events = new SeriesTable({
+      name: 'oomwatch_cgroup_memory_events_total',
+      help: 'Kernel memory events of the cgroup (v2 memory.events, hierarchical; v1: max = memory.failcnt, oom_kill from memory.oom_control)',
+      type: 'counter',
+      registers,
+    });
+    this.pressure = new SeriesTable({
+      name: 'oomwatch_cgroup_memory_pressure_seconds_total',
+      help: 'Time tasks of the cgroup stalled on memory (v2 memory.pressure total, kind = some|full)',
+      type: 'counter',
+      registers,
+    });
     this.watched = new Gauge({ name: 'oomwatch_cgroups_watched', help: 'Memory cgroups being polled', registers });
   }
 
@@ -71,7 +85,7 @@ export class CgroupMemoryCollector implements Collector {
   }
 
   add(path: string, dir: string): void {
-    if (!this.samplers.has(path)) this.samplers.set(path, new CgroupSampler(path, dir, this.version));
+    if (!this.samplers.has(path)) this.samplers.set(path, new CgroupSampler(path, dir, this.version, this.fdBudget));
     this.watched.set(this.samplers.size);
   }
 
@@ -82,10 +96,11 @@ export class CgroupMemoryCollector implements Collector {
     s.close();
     this.samplers.delete(path);
     this.failing.delete(path);
+    this.exported.delete(path);
     this.watched.set(this.samplers.size);
-    for (const g of [this.usage, this.limit, this.workingSet, this.peak]) g.remove({ cgroup: path });
-    for (const event of MEMORY_EVENT_KEYS) this.events.remove({ cgroup: path, event });
-    for (const kind of ['some', 'full']) this.pressure.remove({ cgroup: path, kind });
+    for (const g of [this.usage, this.limit, this.workingSet, this.peak]) g.remove(path);
+    for (const event of MEMORY_EVENT_KEYS) this.events.remove(`${path}\0${event}`);
+    for (const kind of ['some', 'full']) this.pressure.remove(`${path}\0${kind}`);
   }
 
   /** Sample one cgroup now (for a kill's log line); undefined when it cannot be read. */
@@ -99,7 +114,31 @@ export class CgroupMemoryCollector implements Collector {
   }
 
   update(now: number): void {
+    for (const [path, sampler] of this.samplers) this.updateOne(path, sampler, now);
+  }
+
+  /**
+   * update() in slices of about `sliceMs` that yield to the event loop in between (and end early
+   * once `stopping()` is true): with 10,000
+   * cgroups a sweep takes hundreds of ms, and a scrape waited for all of it (bench/README.md).
+   * Cgroups added or removed meanwhile are visited or not as Map iteration has it; each one
+   * visited is read whole.
+   */
+  async updateInSlices(now: number, stopping: () => boolean = () => false, sliceMs = 5): Promise<void> {
+    let t0 = performance.now();
+    let n = 0;
     for (const [path, sampler] of this.samplers) {
+      this.updateOne(path, sampler, now);
+      if (++n % 32 === 0 && performance.now() - t0 >= sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stopping()) return;
+        t0 = performance.now();
+      }
+    }
+  }
+
+  private updateOne(path: string, sampler: CgroupSampler, now: number): void {
+    {
       let s: MemorySample;
       try {
         s = sampler.sample();
@@ -114,28 +153,45 @@ export class CgroupMemoryCollector implements Collector {
           this.failing.add(path);
           this.hooks.onError(path, err);
         }
-        continue;
+        return;
       }
       this.failing.delete(path);
-      this.usage.set({ cgroup: path }, s.current);
-      if (s.max === null) this.limit.remove({ cgroup: path });
-      else this.limit.set({ cgroup: path }, s.max);
-      this.workingSet.set({ cgroup: path }, s.workingSet);
-      if (s.peak !== null) this.peak.set({ cgroup: path }, s.peak);
-      for (const event of MEMORY_EVENT_KEYS) {
-        const v = s.events[event];
-        if (v !== null) this.events.set({ cgroup: path, event }, v);
-      }
-      if (s.pressure !== null) {
-        this.pressure.set({ cgroup: path, kind: 'some' }, s.pressure.some.total_us / 1e6);
-        if (s.pressure.full !== null) this.pressure.set({ cgroup: path, kind: 'full' }, s.pressure.full.total_us / 1e6);
-      }
+      this.export(path, s);
       this.hooks.onSample(path, s, now);
+    }
+  }
+
+  /** Set the cgroup's series to the sample, skipping the values that did not change. */
+  private export(path: string, s: MemorySample): void {
+    let e = this.exported.get(path);
+    if (e === undefined) this.exported.set(path, (e = { events: [] }));
+    const cgroup = { cgroup: path };
+    if (e.current !== s.current) this.usage.set(path, cgroup, (e.current = s.current));
+    if (e.max !== s.max) {
+      if (s.max === null) this.limit.remove(path);
+      else this.limit.set(path, cgroup, s.max);
+      e.max = s.max;
+    }
+    if (e.workingSet !== s.workingSet) this.workingSet.set(path, cgroup, (e.workingSet = s.workingSet));
+    if (s.peak !== null && e.peak !== s.peak) this.peak.set(path, cgroup, (e.peak = s.peak));
+    for (let i = 0; i < MEMORY_EVENT_KEYS.length; i++) {
+      const event = MEMORY_EVENT_KEYS[i] as (typeof MEMORY_EVENT_KEYS)[number];
+      const v = s.events[event];
+      if (v !== null && e.events[i] !== v) this.events.set(`${path}\0${event}`, { cgroup: path, event }, (e.events[i] = v));
+    }
+    if (s.pressure !== null) {
+      const some = s.pressure.some.total_us / 1e6;
+      if (e.some !== some) this.pressure.set(`${path}\0some`, { cgroup: path, kind: 'some' }, (e.some = some));
+      if (s.pressure.full !== null) {
+        const full = s.pressure.full.total_us / 1e6;
+        if (e.full !== full) this.pressure.set(`${path}\0full`, { cgroup: path, kind: 'full' }, (e.full = full));
+      }
     }
   }
 
   close(): void {
     for (const s of this.samplers.values()) s.close();
     this.samplers.clear();
+    this.exported.clear();
   }
 }

@@ -6,4 +6,10 @@
 export interface Collector {
   readonly name: string;
   update(now: number): void;
+  /**
+   * The same in slices that yield to the event loop, for a collector whose run can take long
+   * (thousands of cgroups): the daemon uses it when present, so /metrics is answered meanwhile.
+   * It returns early, between slices, once `stopping()` is true.
+   */
+  updateInSlices?(now: number, stopping: () => boolean): Promise<void>;
 }

@@ -3,6 +3,7 @@
  * metrics and logs. Owns the declared cgroups, discovers and polls every memory cgroup, follows
  * /dev/kmsg, reconciles both through the kill ledger, and serves /metrics and /healthz.
  */
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Roots } from '../roots.js';
@@ -24,10 +25,27 @@ import type { DaemonConfig } from './config.js';
 import { CgroupDiscovery } from './discovery.js';
 import { makeCgroupFilter } from './glob.js';
 import { KillLedger, type LedgerOutput } from './ledger.js';
-import type { MemorySample } from './sampler.js';
+import { FdBudget, type MemorySample } from './sampler.js';
+import { parseMaxOpenFiles } from '../proc/limits.js';
 import { ensureStateDir, readState, saveState, stateFile, type DaemonState } from './state.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { VERSION } from '../version.js';
+
+/**
+ * How often the kmsg worker looks for new records: every 2 ms while records come (a storm, a busy
+ * log), every KMSG_IDLE_POLL_MS once the log has been quiet for a second. Each look costs a
+ * wakeup (≈ 60–110 µs of CPU in this VM): at 2 ms that alone was 3–4 % of a core on an idle host. The
+ * idle interval bounds the latency of the first kill after a quiet spell (bench/README.md).
+ */
+const KMSG_POLL_MS = 2;
+const KMSG_IDLE_POLL_MS = 4;
+
+/**
+ * prom-client's event loop delay histogram samples on a timer of this period (its default, 10 ms,
+ * woke the idle daemon 100 times a second: 103 → 9 wakeups/s with 1000). The nodejs_eventloop_lag_*
+ * series then reflect delays seen at a 1 s resolution.
+ */
+const EVENT_LOOP_MONITOR_MS = 1000;
 
 export interface DaemonOptions {
   readonly config: DaemonConfig;
@@ -78,6 +96,8 @@ export class Daemon {
   private collectorSuccess!: Gauge<'collector'>;
   private collectorDuration!: Gauge<'collector'>;
   private stopped = false;
+  /** The poll in progress, if any. */
+  private polling: Promise<void> | null = null;
 
   constructor(opts: DaemonOptions) {
     this.config = opts.config;
@@ -100,7 +120,7 @@ export class Daemon {
     this.layout = detectLayout(this.roots);
     this.backend = backendFor(this.layout);
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_MS });
     // prom-client exports these gauges with a counter's `_total` suffix; promtool check metrics
     // (and every Prometheus linter) rejects that. The handle/request counts stay without them.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
@@ -111,12 +131,17 @@ export class Daemon {
     this.collectorSuccess = new Gauge({ name: 'oomwatch_collector_success', help: '1 when the collector\'s last run succeeded', labelNames: ['collector'] as const, registers });
     this.collectorDuration = new Gauge({ name: 'oomwatch_collector_duration_seconds', help: 'How long the collector\'s last run took', labelNames: ['collector'] as const, registers });
     this.kills = new OomKillMetrics(this.registry);
-    this.memory = new CgroupMemoryCollector(this.backend.version, this.registry, {
-      onSample: (path, s, now) => this.onSample(path, s, now),
-      onGone: (path) => this.onCgroupGone(path),
-      onNotMemory: (path) => this.log.debug({ event: 'cgroup_not_memory', cgroup: path }, `${path} has no memory controller: not polled`),
-      onError: (path, err) => this.log.warn({ event: 'cgroup_read_error', cgroup: path, err: String(err) }, `cannot read cgroup ${path}: ${String(err)}`),
-    });
+    this.memory = new CgroupMemoryCollector(
+      this.backend.version,
+      this.registry,
+      {
+        onSample: (path, s, now) => this.onSample(path, s, now),
+        onGone: (path) => this.onCgroupGone(path),
+        onNotMemory: (path) => this.log.debug({ event: 'cgroup_not_memory', cgroup: path }, `${path} has no memory controller: not polled`),
+        onError: (path, err) => this.log.warn({ event: 'cgroup_read_error', cgroup: path, err: String(err) }, `cannot read cgroup ${path}: ${String(err)}`),
+      },
+      new FdBudget(this.keptFdBudget()),
+    );
     this.declaredCollector = new DeclaredCollector(this.registry, this.backend, this.config.cgroups, (cgroup, drift) =>
       this.log.warn({ event: 'declared_drift', cgroup, drift }, `declared cgroup ${cgroup} differs from the config: ${drift.join('; ')}`),
     );
@@ -141,13 +166,31 @@ export class Daemon {
     if (this.config.kmsg) await this.startKmsg(restored);
     else this.kmsgError = 'disabled in the config (kmsg: false)';
 
-    this.poll();
-    this.timer = setInterval(() => this.poll(), this.config.pollIntervalMs);
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.config.pollIntervalMs);
     this.server = await startHttpServer(this.config.listen, {
       metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
       health: () => this.health(),
     });
     this.log.info({ event: 'listening', address: this.server.address }, `serving /metrics and /healthz on ${this.server.url}`);
+  }
+
+  /**
+   * RLIMIT_NOFILE less 1,024 (at least half of it) for the samplers' kept-open descriptors; the
+   * rest stays for HTTP connections, the kmsg fd, the state file and the transient reads of the
+   * cgroups past the budget (discovery needs one inotify fd in all). The limit is this very
+   * process's, so it is read from the real /proc, not the injected roots.proc (the observed
+   * host's). Unreadable: 512, and a warning.
+   */
+  private keptFdBudget(): number {
+    const file = '/proc/self/limits';
+    try {
+      const soft = parseMaxOpenFiles(readFileSync(file, 'latin1'), file);
+      return soft === null ? Infinity : Math.max(Math.floor(soft / 2), soft - 1024);
+    } catch (err) {
+      this.log.warn({ event: 'fd_limit_unknown', err: String(err) }, `cannot read the open files limit from ${file}: ${String(err)}; keeping at most 512 cgroup files open`);
+      return 512;
+    }
   }
 
   private graceMs(): number {
@@ -219,6 +262,8 @@ export class Daemon {
         roots: this.roots,
         from: restored?.cursor ?? 'end',
         onEvents: (events) => this.onKmsgEvents(events),
+        pollIntervalMs: KMSG_POLL_MS,
+        idlePollIntervalMs: KMSG_IDLE_POLL_MS,
       });
       await this.reader.ready();
       // No batch can have been delivered before this continuation: it runs in the same macrotask.
@@ -278,6 +323,9 @@ export class Daemon {
         this.kills.kill(o.event);
         const cg = o.event.victim_cgroup;
         const s = cg === null ? undefined : this.memory.sampleNow(cg);
+        // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
+        // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).
+        const detectedMonoUs = Number(process.hrtime.bigint() / 1000n);
         this.log.warn(
           {
             event: 'oom_kill',
@@ -288,6 +336,7 @@ export class Daemon {
             cgroup_peak_bytes: s?.peak ?? null,
             boot_id: this.reader?.bootId ?? null,
             wall_time: new Date().toISOString(),
+            detected_mono_us: detectedMonoUs,
           },
           `OOM kill: ${o.event.process} (pid ${o.event.pid}) in cgroup ${cg ?? '(unknown)'}`,
         );
@@ -371,12 +420,27 @@ export class Daemon {
 
   // ---- the poll loop -------------------------------------------------------------------------
 
-  private poll(): void {
+  /**
+   * One poll: every collector, then the ledger. The cgroup sweep yields to the event loop between
+   * slices (Collector.updateInSlices); a tick that comes while a poll is still running is skipped,
+   * and stop() waits for the running one before it closes the cgroup files.
+   */
+  private poll(): Promise<void> {
+    if (this.polling !== null || this.stopped) return this.polling ?? Promise.resolve();
+    this.polling = this.pollOnce().finally(() => {
+      this.polling = null;
+    });
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
     const now = this.now();
     for (const c of this.collectors) {
       const t0 = process.hrtime.bigint();
       try {
-        c.update(now);
+        if (c.updateInSlices === undefined) c.update(now);
+        else await c.updateInSlices(now, () => this.stopped);
+        if (this.stopped) return;
         this.collectorSuccess.set({ collector: c.name }, 1);
         if (this.collectorErrors.get(c.name)) this.log.info({ event: 'collector_recovered', collector: c.name }, `collector ${c.name} works again`);
         this.collectorErrors.set(c.name, null);
@@ -403,7 +467,7 @@ export class Daemon {
     if (next.kmsg !== this.config.kmsg) restartNeeded.push('kmsg');
     if (next.pollIntervalMs !== this.config.pollIntervalMs && this.timer !== null) {
       clearInterval(this.timer);
-      this.timer = setInterval(() => this.poll(), next.pollIntervalMs);
+      this.timer = setInterval(() => void this.poll(), next.pollIntervalMs);
     }
     this.config = { ...next, listen: this.config.listen, stateDir: this.config.stateDir, kmsg: this.config.kmsg };
     this.filter = makeCgroupFilter(next.watch.include, next.watch.exclude);
@@ -460,6 +524,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
+    await this.polling;
     await this.reader?.stop();
     this.parser.idle();
     this.saveStateNow();

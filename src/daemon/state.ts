@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParseError, isErrno } from '../errors.js';
 import { parseCursor, type KmsgCursor } from '../kmsg/cursor.js';
@@ -39,29 +39,52 @@ export function stateFile(stateDir: string): string {
   return join(stateDir, 'state.json');
 }
 
-export function readState(stateDir: string): DaemonState | undefined {
-  const file = stateFile(stateDir);
-  let text: string;
+/** The complete new state, before it takes state.json's place (see saveState). */
+function nextStateFile(stateDir: string): string {
+  return `${stateFile(stateDir)}.next`;
+}
+
+function readIfThere(file: string): string | undefined {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
-  return parseState(text, file);
+}
+
+export function readState(stateDir: string): DaemonState | undefined {
+  const file = stateFile(stateDir);
+  const text = readIfThere(file);
+  if (text !== undefined) return parseState(text, file);
+  // Stopped between saveState's unlink and rename: the next file is complete (it was written
+  // before the unlink) and newer than the one removed.
+  const next = nextStateFile(stateDir);
+  const nextText = readIfThere(next);
+  return nextText === undefined ? undefined : parseState(nextText, next);
 }
 
 /**
- * Save atomically: write a temporary file next to it, then rename over it. Synchronous, because it
- * runs right after kills were exported: a daemon killed between the two would count them again
- * after its restart, so that window is kept as short as possible. No fsync: the page cache outlives
- * the process; only a power loss could take the last write back.
+ * Save: write the whole state to state.json.next, unlink state.json, rename the new file into its
+ * place. At every moment one of the two files holds a complete state (readState takes the next
+ * file when state.json is missing). Not a rename over the old file: on ext4 (auto_da_alloc) that
+ * starts writeback of the new file inside rename(), measured here at 0.3 ms median and up to 7 ms,
+ * against 0.13 ms and ≤ 1.1 ms this way; it runs right before a kill's log line (bench/README.md).
+ * Synchronous, because it runs right after kills were exported: a daemon killed between the two
+ * would count them again after its restart, so that window is kept as short as possible. No fsync:
+ * the page cache outlives the process; only a power loss could take the last write back.
  */
 export function saveState(stateDir: string, s: DaemonState): void {
   const file = stateFile(stateDir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, serializeState(s), { mode: 0o644 });
-  renameSync(tmp, file);
+  const next = nextStateFile(stateDir);
+  writeFileSync(next, serializeState(s), { mode: 0o644 });
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    // The first save, or a restart after a stop between unlink and rename: nothing to remove.
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  renameSync(next, file);
 }
 
 export function ensureStateDir(stateDir: string): void {

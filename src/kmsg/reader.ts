@@ -14,7 +14,7 @@ import type { Roots } from '../roots.js';
 import { readBootId } from './bootId.js';
 import type { KmsgCursor } from './cursor.js';
 import { isKernelRecord, parseKmsgRecord, type KmsgRecord } from './record.js';
-import { CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, CTL_WORDS, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
+import { CTL_IDLE_POLL_US, CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, CTL_WORDS, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
 import { SeqTracker, type LossReason } from './seq.js';
 
 /**
@@ -89,9 +89,18 @@ export interface KmsgReaderOptions {
    * latency and sets the idle CPU cost; see bench/kmsg-reader-latency.ts.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * How long the worker sleeps instead once no record has come for `idleAfterMs` (default: the
+   * same as pollIntervalMs, no back-off). A longer idle interval saves the wakeups of a quiet log
+   * and costs latency only on the first record after the quiet spell.
+   */
+  readonly idlePollIntervalMs?: number;
+  /** Default 1000. */
+  readonly idleAfterMs?: number;
 }
 
 export const DEFAULT_POLL_INTERVAL_MS = 2;
+export const DEFAULT_IDLE_AFTER_MS = 1000;
 /** Bytes per read(): the kernel formats at most 8192 bytes per record (CONSOLE_EXT_LOG_MAX). */
 export const READ_BUFFER_BYTES = 16384;
 const BATCH_MAX = 1024;
@@ -177,7 +186,7 @@ export class KmsgReader {
       this.rejectDone = reject;
     });
     this.ctl = new Int32Array(new SharedArrayBuffer(4 * CTL_WORDS));
-    this.setPollInterval(opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.setPollInterval(opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, opts.idlePollIntervalMs);
     const start = this.start;
     let skip: WorkerInit['skip'] = 'none';
     if (start === 'end') skip = 'end';
@@ -187,6 +196,7 @@ export class KmsgReader {
       skip,
       bufferSize: READ_BUFFER_BYTES,
       batchMax: BATCH_MAX,
+      idleAfterMs: opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS,
       control: this.ctl.buffer as SharedArrayBuffer,
     };
     this.worker = new Worker(new URL('./readerWorker.js', import.meta.url), { workerData: init });
@@ -244,13 +254,17 @@ export class KmsgReader {
   }
 
   /**
-   * Change how long the idle worker sleeps between looks at the log, in ms (0.05–1000), at once.
+   * Change how long the idle worker sleeps between looks at the log, in ms (0.05–1000), at once;
+   * `idleMs` once the log has been quiet for idleAfterMs (default: `ms`, no back-off).
    * The daemon can poll faster while a cgroup is close to its limit (a kill is likely) and slower
    * otherwise: every wakeup costs CPU (bench/kmsg-reader-latency.ts).
    */
-  setPollInterval(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0.05 || ms > 1000) throw new RangeError(`poll interval ${ms} ms: want 0.05–1000`);
+  setPollInterval(ms: number, idleMs = ms): void {
+    for (const v of [ms, idleMs]) {
+      if (!Number.isFinite(v) || v < 0.05 || v > 1000) throw new RangeError(`poll interval ${v} ms: want 0.05–1000`);
+    }
     Atomics.store(this.ctl, CTL_POLL_US, Math.round(ms * 1000));
+    Atomics.store(this.ctl, CTL_IDLE_POLL_US, Math.round(idleMs * 1000));
     Atomics.notify(this.ctl, CTL_STATE);
   }
 

@@ -7,7 +7,9 @@
 export const CTL_STATE = 0;
 /** The poll interval in µs, changeable while running. */
 export const CTL_POLL_US = 1;
-export const CTL_WORDS = 2;
+/** The poll interval in µs once the log has been quiet for WorkerInit.idleAfterMs. */
+export const CTL_IDLE_POLL_US = 2;
+export const CTL_WORDS = 3;
 /** Values of the CTL_STATE word. */
 export const CTL_RUN = 0;
 export const CTL_PAUSE = 1;
@@ -27,6 +29,8 @@ export interface WorkerInit {
   readonly bufferSize: number;
   /** Post a batch once it holds this many items, even if more are readable. */
   readonly batchMax: number;
+  /** After this long without a record, sleep CTL_IDLE_POLL_US instead of CTL_POLL_US. */
+  readonly idleAfterMs: number;
   readonly control: SharedArrayBuffer;
 }
 

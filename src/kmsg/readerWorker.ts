@@ -14,7 +14,7 @@
  */
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
+import { CTL_IDLE_POLL_US, CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
 
 // EAGAIN is thrown on every idle poll: stack traces would make each one several times dearer.
 Error.stackTraceLimit = 0;
@@ -118,6 +118,10 @@ function position(): void {
 
 function run(): void {
   position();
+  // When the last record was read: the log is busy in bursts (an OOM report is ~80 records, a storm
+  // hundreds), so the worker polls at the short interval while records come and at the long one
+  // once the log has been quiet for idleAfterMs. Each wakeup costs CPU (bench/README.md).
+  let lastRecordAt = performance.now();
   for (;;) {
     const state = Atomics.load(ctl, CTL_STATE);
     if (state === CTL_STOP) break;
@@ -131,10 +135,12 @@ function run(): void {
     const r = readOne();
     switch (r) {
       case 'EAGAIN':
-      case 'EOF':
+      case 'EOF': {
         flush();
-        Atomics.wait(ctl, CTL_STATE, CTL_RUN, Atomics.load(ctl, CTL_POLL_US) / 1000);
+        const quiet = performance.now() - lastRecordAt >= init.idleAfterMs;
+        Atomics.wait(ctl, CTL_STATE, CTL_RUN, Atomics.load(ctl, quiet ? CTL_IDLE_POLL_US : CTL_POLL_US) / 1000);
         break;
+      }
       case 'EPIPE':
         items.push(ITEM_EPIPE);
         break;
@@ -144,6 +150,7 @@ function run(): void {
         break;
       default:
         items.push(r);
+        lastRecordAt = performance.now();
         if (items.length >= init.batchMax) flush();
     }
   }
