@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { isatty } from 'node:tty';
 import type { Writable } from 'node:stream';
 import type { MemoryBackend } from './backend.js';
 
@@ -36,24 +37,29 @@ export async function execInCgroup(backend: MemoryBackend, path: string, argv: r
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  // Forward signals from now on: once the gate opens, the command may be running before the next
+  // statement, and a SIGTERM meant for it must not end oomwatch instead.
+  const onTerminal = isatty(0);
+  const handlers = FORWARDED.filter((s) => !(onTerminal && (s === 'SIGINT' || s === 'SIGQUIT'))).map((sig) => {
+    const h = () => child.kill(sig);
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  const unforward = () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
   const gate = child.stdio[3] as Writable;
   try {
     backend.classify(path, pid);
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
+    unforward();
     throw err;
   }
   gate.end('go\n');
-
-  const forwarded = FORWARDED.filter((s) => !(process.stdin.isTTY && (s === 'SIGINT' || s === 'SIGQUIT')));
-  const handlers = forwarded.map((sig) => {
-    const h = () => child.kill(sig);
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
   const { code, signal } = await exited;
-  for (const [sig, h] of handlers) process.off(sig, h);
+  unforward();
 
   let oomAfter = oomBefore;
   try {
