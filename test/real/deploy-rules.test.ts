@@ -69,7 +69,8 @@ describe('deploy/prometheus with the real promtool', { timeout: 120_000 }, () =>
     assert.equal(promtool(['check', 'rules', 'oomwatch-rules.yml'], dir).status, 0, 'the broken copy is still valid PromQL');
     const r = promtool(['test', 'rules', 'oomwatch-rules.test.yml'], dir);
     assert.notEqual(r.status, 0, r.out);
-    assert.match(r.out, /alertname: OomwatchOOMKill, time: 11m/);
+    // promtool runs the test groups concurrently: which failing case it prints first varies.
+    assert.match(r.out, /alertname: OomwatchOOMKill, time: \d+m/);
   });
 
   test('promtool check config: the systemd-hosts scrape config (with the rules it names) is valid', (t) => {
