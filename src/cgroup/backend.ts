@@ -161,6 +161,21 @@ export abstract class CgroupFsBackend {
     }
   }
 
+  /** Move a process (its whole thread group) into the cgroup. */
+  classify(path: string, pid: number): void {
+    try {
+      writeControl(join(this.dir(path), 'cgroup.procs'), String(pid));
+    } catch (err) {
+      if (isErrno(err, 'ESRCH')) throw new OomwatchError('EIO', `cannot move pid ${pid} into cgroup ${path}: no such process`, { cause: err });
+      throw this.classifyError(err, path, pid) ?? cgroupFsError(err, `move pid ${pid} into`, path, 'cgroup.procs');
+    }
+  }
+
+  /** A version's own explanation of a refused move, if it has one. */
+  protected classifyError(_err: unknown, _path: string, _pid: number): OomwatchError | undefined {
+    return undefined;
+  }
+
   remove(path: string): void {
     try {
       rmdirSync(this.dir(path));

@@ -108,15 +108,6 @@ export class V1MemoryBackend extends CgroupFsBackend implements MemoryBackend {
     };
   }
 
-  classify(path: string, pid: number): void {
-    try {
-      writeControl(join(this.dir(path), 'cgroup.procs'), String(pid));
-    } catch (err) {
-      if (isErrno(err, 'ESRCH')) throw new OomwatchError('EIO', `cannot move pid ${pid} into cgroup ${path}: no such process`, { cause: err });
-      throw cgroupFsError(err, `move pid ${pid} into`, path, 'cgroup.procs');
-    }
-  }
-
   /** v1 has no cgroup.kill: SIGKILL every member by PID, bottom-up, until the tree is empty. */
   killAll(path: string, timeoutMs = 5000): Promise<void> {
     return killByPid(this, path, timeoutMs);

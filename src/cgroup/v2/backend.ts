@@ -143,22 +143,16 @@ export class V2MemoryBackend extends CgroupFsBackend implements MemoryBackend {
     };
   }
 
-  classify(path: string, pid: number): void {
-    try {
-      writeControl(join(this.dir(path), 'cgroup.procs'), String(pid));
-    } catch (err) {
-      if (isErrno(err, 'ESRCH')) throw new OomwatchError('EIO', `cannot move pid ${pid} into cgroup ${path}: no such process`, { cause: err });
-      if (isErrno(err, 'EBUSY', 'EOPNOTSUPP')) {
-        const sub = words(this.optional(path, 'cgroup.subtree_control'));
-        throw new OomwatchError(
-          'EBUSY',
-          `cannot move pid ${pid} into cgroup ${path}: it enables controllers for its children (cgroup.subtree_control: ${sub.join(' ') || 'none'}), ` +
-            `and cgroup v2's "no internal processes" rule allows processes only in leaves; use a child cgroup such as ${path}/leaf`,
-          { cause: err },
-        );
-      }
-      throw cgroupFsError(err, `move pid ${pid} into`, path, 'cgroup.procs');
-    }
+  /** cgroup v2 keeps processes out of cgroups that hand controllers to their children. */
+  protected override classifyError(err: unknown, path: string, pid: number): OomwatchError | undefined {
+    if (!isErrno(err, 'EBUSY', 'EOPNOTSUPP')) return undefined;
+    const sub = words(this.optional(path, 'cgroup.subtree_control'));
+    return new OomwatchError(
+      'EBUSY',
+      `cannot move pid ${pid} into cgroup ${path}: it enables controllers for its children (cgroup.subtree_control: ${sub.join(' ') || 'none'}), ` +
+        `and cgroup v2's "no internal processes" rule allows processes only in leaves; use a child cgroup such as ${path}/leaf`,
+      { cause: err },
+    );
   }
 
   /** cgroup.kill (5.14+) kills the whole subtree at once; older kernels fall back to SIGKILL by PID. */

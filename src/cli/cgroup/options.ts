@@ -1,18 +1,13 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { LimitsSpec } from '../../cgroup/limits.js';
 import { cgroupPath } from '../../cgroup/name.js';
-import { parseSize, type Size } from '../../cgroup/size.js';
+import { parseSize } from '../../cgroup/size.js';
 import { openMemoryBackend } from '../../cgroup/open.js';
 import type { MemoryBackend } from '../../cgroup/backend.js';
 import { rootsOf } from '../common.js';
 
-export interface LimitOptions {
-  memory?: Size;
-  memoryHigh?: Size;
-  memoryLow?: Size;
-  swap?: Size;
-  oomGroup?: boolean;
-  oomKill?: boolean;
+/** The limit flags commander parsed (the spec's fields), plus --parent. */
+export interface LimitOptions extends LimitsSpec {
   parent?: string;
 }
 
