@@ -90,11 +90,12 @@ describe('deploy/prometheus with the real promtool', { timeout: 120_000 }, () =>
     const end = text.indexOf('    relabel_configs:');
     assert.ok(start > 0 && end > start, 'the file has file_sd_configs before relabel_configs');
     const targets = discover(text.slice(0, start) + text.slice(end), 'oomwatch');
+    // promtool lists the discovered targets in no fixed order.
     assert.deepEqual(
-      targets.map((x) => [x.labels['__address__'], x.labels['instance'], x.labels['job']]),
+      targets.map((x) => [x.labels['__address__'], x.labels['instance'], x.labels['job']]).sort(),
       [
-        ['db-1.example.internal:9742', 'db-1.example.internal', 'oomwatch'],
         ['batch-1.example.internal:9742', 'batch-1.example.internal', 'oomwatch'],
+        ['db-1.example.internal:9742', 'db-1.example.internal', 'oomwatch'],
       ],
     );
   });
@@ -119,7 +120,7 @@ describe('deploy/prometheus with the real promtool', { timeout: 120_000 }, () =>
       ''].join('\n');
     const targets = discover(text.slice(0, start) + statics + text.slice(end), 'oomwatch').filter((x) => Object.keys(x.labels).length > 0);
     assert.deepEqual(
-      targets.map((x) => [x.labels['__address__'], x.labels['__metrics_path__'], x.labels['instance'], x.labels['job']]),
+      targets.map((x) => [x.labels['__address__'], x.labels['__metrics_path__'], x.labels['instance'], x.labels['job']]).sort(),
       [
         ['10.0.0.7:9742', '/metrics', 'node-a', 'oomwatch'],
         ['10.0.0.8:9742', '/metrics', 'node-b', 'oomwatch'],
