@@ -69,8 +69,16 @@ export class OomKillMetrics {
     this.track(labels);
   }
 
+  /** The event's own owner fields are the labels: the log line and the series always agree. */
   kill(event: OomKillEvent): void {
-    const labels = OomKillMetrics.labelsFor(event.victim_cgroup, event.scope);
+    const labels: Record<KillLabel, string> = {
+      cgroup: event.victim_cgroup ?? '',
+      scope: event.scope ?? '',
+      unit: event.unit ?? '',
+      runtime: event.runtime ?? '',
+      container_id: event.container_id ?? '',
+      pod_uid: event.pod_uid ?? '',
+    };
     this.kills.inc(labels);
     this.track(labels);
     if (event.victim_cgroup === null) this.unattributed.inc();

@@ -13,6 +13,7 @@ import { detectLayout, type CgroupLayout } from '../cgroup/mode.js';
 import { backendFor } from '../cgroup/open.js';
 import { readBootId } from '../kmsg/bootId.js';
 import { openKmsgReader, type KmsgEvent, type KmsgReader } from '../kmsg/reader.js';
+import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
 import type { OomKillEvent } from '../oom/event.js';
 import type { Collector } from '../collectors/collector.js';
@@ -283,27 +284,16 @@ export class Daemon {
   }
 
   private onKmsgEvents(events: readonly KmsgEvent[]): void {
-    for (const e of events) {
-      switch (e.type) {
-        case 'record':
-          // A kill line is held until the next record arrives; kills emitted while this record is
-          // pushed belong to records up to doneSeq, which is what a save inside emit() records.
-          this.parser.pushRecord(e.record);
-          this.doneSeq = e.record.seq;
-          break;
-        case 'lost':
-          this.log.warn({ event: 'kmsg_lost', reason: e.reason, count: e.count, from_seq: e.fromSeq }, `${e.count} kernel log records lost (${e.reason}) before oomwatch read them`);
-          break;
-        case 'malformed':
-          this.log.warn({ event: 'kmsg_malformed', raw: e.raw.slice(0, 200), err: e.error.message }, 'malformed kernel log record skipped');
-          break;
-        case 'rewind':
-          this.log.warn({ event: 'kmsg_rewind', expected_seq: e.expectedSeq, seq: e.seq }, 'kernel log SEQ went backwards');
-          break;
-        default:
-          e satisfies never;
-      }
-    }
+    feedKmsgEvents(this.parser, events, {
+      // A kill line is held until the next record arrives; kills emitted while a record is pushed
+      // belong to records up to doneSeq, which is what a save inside emit() records.
+      done: (seq) => {
+        this.doneSeq = seq;
+      },
+      lost: (e) => this.log.warn({ event: 'kmsg_lost', reason: e.reason, count: e.count, from_seq: e.fromSeq }, `${e.count} kernel log records lost (${e.reason}) before oomwatch read them`),
+      malformed: (e) => this.log.warn({ event: 'kmsg_malformed', raw: e.raw.slice(0, 200), err: e.error.message }, 'malformed kernel log record skipped'),
+      rewind: (e) => this.log.warn({ event: 'kmsg_rewind', expected_seq: e.expectedSeq, seq: e.seq }, 'kernel log SEQ went backwards'),
+    });
     this.parser.idle();
     this.stateDirty = true;
   }

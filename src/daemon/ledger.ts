@@ -19,6 +19,12 @@
  * Pure: time is passed in, outputs are returned. Nothing here touches the file system.
  */
 import type { OomKillEvent } from '../oom/event.js';
+import { resolveOwner } from '../oom/owner.js';
+
+/** A kill whose cgroup a counter established: the cgroup and the owner it implies, as a report would give. */
+function attribute(event: OomKillEvent, cgroup: string): OomKillEvent {
+  return { ...event, victim_cgroup: cgroup, ...resolveOwner(cgroup) };
+}
 
 /** How a kill's cgroup is known: its report named it, a cgroup's kill counter claimed it, or nothing did. */
 export type Attribution = 'kmsg' | 'counter' | 'none';
@@ -94,7 +100,7 @@ export class KillLedger {
         return [];
       }
       oldest[1].deficits.shift();
-      return [{ kind: 'kill', event: { ...event, victim_cgroup: oldest[0] }, attributedBy: 'counter' }];
+      return [{ kind: 'kill', event: attribute(event, oldest[0]), attributedBy: 'counter' }];
     }
     const a = this.account(key(event.victim_cgroup));
     if (a.deficits.length > 0) a.deficits.shift();
@@ -159,7 +165,7 @@ export class KillLedger {
     }
     while (increments > 0 && this.pool.length > 0) {
       const { event, repeat } = this.pool.shift() as (typeof this.pool)[number];
-      if (repeat === undefined) out.push({ kind: 'kill', event: { ...event, victim_cgroup: cgroup }, attributedBy: 'counter' });
+      if (repeat === undefined) out.push({ kind: 'kill', event: attribute(event, cgroup), attributedBy: 'counter' });
       increments--;
     }
     for (; increments > 0; increments--) a.deficits.push(now);

@@ -13,6 +13,8 @@ export interface KmsgFeedNotes {
   readonly lost?: (e: Extract<KmsgEvent, { type: 'lost' }>) => void;
   readonly malformed?: (e: Extract<KmsgEvent, { type: 'malformed' }>) => void;
   readonly rewind?: (e: Extract<KmsgEvent, { type: 'rewind' }>) => void;
+  /** A record was fully handed to the parser (the daemon's resume point moves past it). */
+  readonly done?: (seq: number) => void;
 }
 
 /**
@@ -27,6 +29,7 @@ export function feedKmsgEvents(parser: OomReportParser, events: readonly KmsgEve
         const r = e.record;
         if (isKernelRecord(r)) parser.pushRecord(r);
         else parser.pushOther(r.seq, r.tsUsec, r.facility);
+        notes.done?.(r.seq);
         break;
       }
       case 'lost':
