@@ -64,7 +64,10 @@ export function registerTail(program: Command): void {
       '--cursor <file>',
       'resume after the position saved in FILE (same boot), and keep saving it there; a missing file starts at the end',
     )
-    .option('--poll-interval <ms>', `how often an idle reader looks for new records (default ${DEFAULT_POLL_INTERVAL_MS})`)
+    .option(
+      '--poll-interval <ms>',
+      `only if the kernel cannot wake the reader (a FIFO standing in for the device): how often it looks for new records (default ${DEFAULT_POLL_INTERVAL_MS})`,
+    )
     .addHelpText(
       'after',
       `
@@ -169,7 +172,8 @@ Examples:
 
         // Said once positioned and ready to stop cleanly: every kill from here on will be printed
         // (scripts and tests wait for this line).
-        process.stderr.write(`oomwatch tail: following ${reader.path} ${positionText(position)}\n`);
+        const polling = reader.wakeMode === 'poll' ? ` (polling every ${pollIntervalMs} ms${reader.notifierError === undefined ? '' : `: ${reader.notifierError}`})` : '';
+        process.stderr.write(`oomwatch tail: following ${reader.path} ${positionText(position)}${polling}\n`);
         await stopped;
         clearInterval(timer);
         await reader.stop();

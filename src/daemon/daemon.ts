@@ -33,10 +33,10 @@ import { startHttpServer, type HttpServer } from './server.js';
 import { VERSION } from '../version.js';
 
 /**
- * How often the kmsg worker looks for new records: every 2 ms while records come (a storm, a busy
- * log), every KMSG_IDLE_POLL_MS once the log has been quiet for a second. Each look costs a
- * wakeup (≈ 60–110 µs of CPU in this VM): at 2 ms that alone was 3–4 % of a core on an idle host. The
- * idle interval bounds the latency of the first kill after a quiet spell (bench/README.md).
+ * Only if the kernel cannot wake the reader (wakeMode 'poll', logged at start): how often it looks
+ * for new records, every 2 ms while records come, every KMSG_IDLE_POLL_MS once the log has been
+ * quiet for a second. Each look costs a wakeup (≈ 60–110 µs of CPU in this VM): 2–3 % of a core
+ * on an idle host, which the notified reader does not spend (bench/README.md).
  */
 const KMSG_POLL_MS = 2;
 const KMSG_IDLE_POLL_MS = 4;
@@ -60,7 +60,7 @@ interface Health {
   status: 'ok' | 'degraded';
   version: string;
   cgroup: { mode: string; memory_version: number; mount: string; watched: number };
-  kmsg: { up: boolean; error: string | null; position: unknown };
+  kmsg: { up: boolean; error: string | null; position: unknown; wake: 'notify' | 'poll' | null; why_poll: string | null };
   state: { file: string; writable: boolean; error: string | null };
   collectors: Record<string, { ok: boolean; error: string | null }>;
   declared: Record<string, { ok: boolean; error: string | null }>;
@@ -266,11 +266,14 @@ export class Daemon {
         pollIntervalMs: KMSG_POLL_MS,
         idlePollIntervalMs: KMSG_IDLE_POLL_MS,
       });
-      await this.reader.ready();
-      // No batch can have been delivered before this continuation: it runs in the same macrotask.
+      // No batch can have been delivered before this continuation: the first comes in a later macrotask.
       this.doneSeq ??= this.reader.cursor()?.seq;
       this.kmsgError = null;
-      this.log.info({ event: 'kmsg_started', path: this.roots.kmsg, position: this.reader.position }, `following ${this.roots.kmsg}`);
+      const wake = this.reader.wakeMode;
+      this.log.info(
+        { event: 'kmsg_started', path: this.roots.kmsg, position: this.reader.position, wake, ...(wake === 'poll' ? { why_poll: this.reader.notifierError ?? null } : {}) },
+        `following ${this.roots.kmsg} (${wake === 'notify' ? 'woken by the kernel' : `polling: ${this.reader.notifierError ?? 'not a character device'}`})`,
+      );
       this.reader.done.catch((err: unknown) => {
         if (this.stopped) return;
         this.kmsgError = err instanceof Error ? err.message : String(err);
@@ -502,7 +505,13 @@ export class Daemon {
       status: degraded ? 'degraded' : 'ok',
       version: VERSION,
       cgroup: { mode: this.layout.mode, memory_version: this.backend.version, mount: this.backend.mount, watched: [...this.memory.paths()].length },
-      kmsg: { up: kmsgUp, error: this.kmsgError, position: this.reader?.position ?? null },
+      kmsg: {
+        up: kmsgUp,
+        error: this.kmsgError,
+        position: this.reader?.position ?? null,
+        wake: this.reader?.wakeMode ?? null,
+        why_poll: this.reader?.wakeMode === 'poll' ? (this.reader.notifierError ?? null) : null,
+      },
       state: { file: stateFile(this.config.stateDir), writable: this.stateWritable, error: this.stateError },
       collectors,
       declared,

@@ -3,18 +3,18 @@
  * start position and delivers its records, in order and in batches, with every lost record
  * accounted for.
  *
- * It never blocks the event loop and holds no libuv threadpool thread: a worker thread polls a
- * non-blocking fd (see readerWorker.ts for why, bench/kmsg-reader-latency.ts for the numbers).
+ * It holds no thread and does not poll: the kernel wakes it through libuv's epoll loop when
+ * something is logged (notifier.ts), and it then reads what is new with read() on a non-blocking
+ * fd, which never blocks. Numbers: bench/kmsg-reader-latency.ts.
  */
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { OomwatchError, ParseError, isErrno } from '../errors.js';
 import type { Roots } from '../roots.js';
 import { readBootId } from './bootId.js';
 import type { KmsgCursor } from './cursor.js';
 import { isKernelRecord, parseKmsgRecord, type KmsgRecord } from './record.js';
-import { CTL_IDLE_POLL_US, CTL_PAUSE, CTL_POLL_US, CTL_RUN, CTL_STATE, CTL_STOP, CTL_WORDS, ITEM_EINVAL, ITEM_EPIPE, type WorkerInit, type WorkerItem, type WorkerMessage } from './readerProtocol.js';
+import { openKmsgNotifier, type KmsgNotifier } from './notifier.js';
 import { SeqTracker, type LossReason } from './seq.js';
 
 /**
@@ -72,6 +72,8 @@ export interface KmsgReaderStats {
   truncated: number;
   /** Records passed over to reach the start position. */
   skipped: number;
+  /** Times the notifier (what wakes the reader) failed and was reopened. */
+  notifierRestarts: number;
 }
 
 export interface KmsgReaderOptions {
@@ -85,18 +87,21 @@ export interface KmsgReaderOptions {
    */
   readonly onEvents: (events: readonly KmsgEvent[]) => void;
   /**
-   * How long the worker sleeps when the log has nothing new, in ms (default 2). It bounds the extra
+   * Only when the reader polls (wakeMode 'poll': a FIFO, or no notifier): how long it waits
+   * between looks at the log, in ms (default 2). It bounds the extra
    * latency and sets the idle CPU cost; see bench/kmsg-reader-latency.ts.
    */
   readonly pollIntervalMs?: number;
   /**
-   * How long the worker sleeps instead once no record has come for `idleAfterMs` (default: the
+   * Polling: how long it waits instead once no record has come for `idleAfterMs` (default: the
    * same as pollIntervalMs, no back-off). A longer idle interval saves the wakeups of a quiet log
    * and costs latency only on the first record after the quiet spell.
    */
   readonly idlePollIntervalMs?: number;
   /** Default 1000. */
   readonly idleAfterMs?: number;
+  /** false: poll even on the kernel's device (bench/kmsg-reader-latency.ts compares the two). Default true. */
+  readonly notify?: boolean;
 }
 
 export const DEFAULT_POLL_INTERVAL_MS = 2;
@@ -104,6 +109,9 @@ export const DEFAULT_IDLE_AFTER_MS = 1000;
 /** Bytes per read(): the kernel formats at most 8192 bytes per record (CONSOLE_EXT_LOG_MAX). */
 export const READ_BUFFER_BYTES = 16384;
 const BATCH_MAX = 1024;
+/** More notifier failures than this within the window: give up on it and poll. */
+const NOTIFIER_MAX_RESTARTS = 5;
+const NOTIFIER_RESTART_WINDOW_MS = 10_000;
 
 /** Opening /dev/kmsg was refused: reading the kernel log needs root or CAP_SYSLOG. */
 export class KmsgPermissionError extends OomwatchError {
@@ -146,33 +154,59 @@ function openKmsg(roots: Pick<Roots, 'kmsg' | 'proc'>): number {
   }
 }
 
+type Item = string | typeof ITEM_EPIPE | typeof ITEM_EINVAL;
+/** Markers among the record texts, in read order: read() failed with EPIPE (overrun) or EINVAL (record too long). */
+const ITEM_EPIPE = 0;
+const ITEM_EINVAL = 1;
+type ReadResult = string | 'EAGAIN' | 'EPIPE' | 'EINVAL' | 'EOF';
+
+/** How the reader learns that something was logged. */
+export type KmsgWakeMode =
+  /** The kernel wakes it (epoll on a second fd of the device, notifier.ts): no cost while quiet. */
+  | 'notify'
+  /** It looks every pollIntervalMs (a FIFO standing in for the device, or no notifier). */
+  | 'poll';
+
 /**
  * A running reader. Create it with {@link openKmsgReader}; end it with {@link KmsgReader.stop}.
  * `done` settles when the reader ends: resolved after stop(), rejected with an OomwatchError (code
  * EIO) when reading failed (await it, or the failure surfaces as an unhandled rejection).
- * While it runs, its worker keeps the process alive.
+ * While it runs, it keeps the process alive.
+ *
+ * Everything runs on the main thread: records are read with read() on a non-blocking fd (one record
+ * per read(); EAGAIN when there is nothing new), all that is readable at once forms one batch, and
+ * the drain runs when the notifier says the kernel logged something (or, polling, on a timer).
  */
 export class KmsgReader {
   readonly bootId: string;
   readonly path: string;
   readonly done: Promise<void>;
-  private positionValue: KmsgPosition | undefined;
-  private readonly worker: Worker;
-  private readonly ctl: Int32Array;
-  private readonly fd: number;
+  private readonly positionValue: KmsgPosition;
+  private fd: number | undefined;
+  private readonly buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly onEvents: (events: readonly KmsgEvent[]) => void;
-  private readonly start: KmsgStart;
   private tracker: SeqTracker = new SeqTracker();
   private lastSeq: number | undefined;
-  private readonly s = { records: 0, foreign: 0, malformed: 0, truncated: 0, skipped: 0 };
+  private readonly s = { records: 0, foreign: 0, malformed: 0, truncated: 0, skipped: 0, notifierRestarts: 0 };
+  /** Read while positioning, delivered first. */
+  private pending: Item[] = [];
+  private notifier: KmsgNotifier | undefined;
+  private wakeModeValue: KmsgWakeMode = 'poll';
+  /** Why the reader polls although the device is a kernel log (undefined when notified, or a FIFO). */
+  private notifierErrorValue: string | undefined;
+  private pollMs = DEFAULT_POLL_INTERVAL_MS;
+  private idlePollMs = DEFAULT_POLL_INTERVAL_MS;
+  private readonly idleAfterMs: number;
+  private lastRecordAt = performance.now();
+  /** When the notifier was restarted lately (performance.now()). */
+  private restartTimes: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private paused = false;
   private stopping = false;
-  private exited = false;
-  /** The first failure; `done` rejects with it once the worker has exited. */
-  private failure: OomwatchError | undefined;
+  private draining = false;
   private resolveDone!: () => void;
   private rejectDone!: (err: Error) => void;
-  private readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
-  private pauseWaiters: (() => void)[] = [];
 
   /** @internal use openKmsgReader() */
   constructor(opts: KmsgReaderOptions, bootId: string, fd: number) {
@@ -180,43 +214,32 @@ export class KmsgReader {
     this.path = opts.roots.kmsg;
     this.fd = fd;
     this.onEvents = opts.onEvents;
-    this.start = opts.from ?? 'end';
+    this.idleAfterMs = opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS;
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
-    this.ctl = new Int32Array(new SharedArrayBuffer(4 * CTL_WORDS));
     this.setPollInterval(opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, opts.idlePollIntervalMs);
-    const start = this.start;
-    let skip: WorkerInit['skip'] = 'none';
-    if (start === 'end') skip = 'end';
-    else if (typeof start === 'object' && start.bootId === bootId) skip = start.seq;
-    const init: WorkerInit = {
-      fd,
-      skip,
-      bufferSize: READ_BUFFER_BYTES,
-      batchMax: BATCH_MAX,
-      idleAfterMs: opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS,
-      control: this.ctl.buffer as SharedArrayBuffer,
-    };
-    this.worker = new Worker(new URL('./readerWorker.js', import.meta.url), { workerData: init });
-    this.worker.on('message', (m: WorkerMessage) => this.onMessage(m));
-    this.worker.on('error', (err) => this.fail(new OomwatchError('EIO', `${this.path}: reader thread failed: ${err.message}`, { cause: err })));
-    this.worker.on('exit', () => this.onExit());
+    this.positionValue = this.position0(opts.from ?? 'end');
+    if (opts.notify !== false && fstatSync(fd).isCharacterDevice()) this.openNotifier();
+    // The first batch (what positioning read ahead, or the backlog from 'start') comes after the
+    // caller has the reader in hand; a polling reader arms its timer after each drain.
+    this.scheduleDrain();
   }
 
-  /** Resolves once the reader is at its start position: records logged after this are delivered. */
-  ready(): Promise<void> {
-    if (this.positionValue !== undefined) return Promise.resolve();
-    if (this.exited) return Promise.reject(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
-    return new Promise((resolve, reject) => {
-      this.readyWaiters.push({ resolve, reject });
-    });
-  }
-
-  /** Where reading started (known once ready() resolved). */
-  get position(): KmsgPosition | undefined {
+  /** Where reading started. */
+  get position(): KmsgPosition {
     return this.positionValue;
+  }
+
+  /** How the reader is woken now ('poll' after a notifier failure: see notifierError). */
+  get wakeMode(): KmsgWakeMode {
+    return this.wakeModeValue;
+  }
+
+  /** Why a kernel log device is polled rather than notified, if it is. */
+  get notifierError(): string | undefined {
+    return this.notifierErrorValue;
   }
 
   /**
@@ -242,106 +265,209 @@ export class KmsgReader {
 
   /**
    * Stop reading without closing (records keep accumulating in the kernel's ring buffer, which may
-   * overrun us). Resolves when the worker has stopped reading and everything it read was delivered.
+   * overrun us). Nothing is delivered from now until resume().
    */
   pause(): Promise<void> {
-    if (this.stopping || this.exited) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.pauseWaiters.push(resolve);
-      Atomics.store(this.ctl, CTL_STATE, CTL_PAUSE);
-      Atomics.notify(this.ctl, CTL_STATE);
-    });
+    this.paused = true;
+    this.cancelTimers();
+    return Promise.resolve();
   }
 
   /**
-   * Change how long the idle worker sleeps between looks at the log, in ms (0.05–1000), at once;
-   * `idleMs` once the log has been quiet for idleAfterMs (default: `ms`, no back-off).
-   * The daemon can poll faster while a cgroup is close to its limit (a kill is likely) and slower
-   * otherwise: every wakeup costs CPU (bench/kmsg-reader-latency.ts).
+   * Change how often a polling reader looks at the log, in ms (0.05–1000); `idleMs` once the log
+   * has been quiet for idleAfterMs (default: `ms`, no back-off). Every look costs CPU
+   * (bench/kmsg-reader-latency.ts). A notified reader keeps them for when it has to poll.
    */
   setPollInterval(ms: number, idleMs = ms): void {
     for (const v of [ms, idleMs]) {
       if (!Number.isFinite(v) || v < 0.05 || v > 1000) throw new RangeError(`poll interval ${v} ms: want 0.05–1000`);
     }
-    Atomics.store(this.ctl, CTL_POLL_US, Math.round(ms * 1000));
-    Atomics.store(this.ctl, CTL_IDLE_POLL_US, Math.round(idleMs * 1000));
-    Atomics.notify(this.ctl, CTL_STATE);
+    this.pollMs = ms;
+    this.idlePollMs = idleMs;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.armPoll();
+    }
   }
 
   /** Continue after pause(). */
   resume(): void {
-    if (this.stopping || this.exited) return;
-    Atomics.store(this.ctl, CTL_STATE, CTL_RUN);
-    Atomics.notify(this.ctl, CTL_STATE);
+    if (!this.paused) return;
+    this.paused = false;
+    this.scheduleDrain();
   }
 
-  /**
-   * Stop the worker and close the fd. Prompt: the worker is never blocked in read(), and its sleep
-   * ends on the notify. Nothing is delivered after stop() was called. Idempotent.
-   */
+  /** Stop reading and close the fds. Nothing is delivered after stop() was called. Idempotent. */
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      Atomics.store(this.ctl, CTL_STATE, CTL_STOP);
-      Atomics.notify(this.ctl, CTL_STATE);
-      this.settleReady(new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
-      for (const w of this.pauseWaiters.splice(0)) w();
+      this.release();
+      this.resolveDone();
     }
     await this.done.catch(() => undefined /* stop() reports success; the failure went to `done` */);
   }
 
-  private settleReady(err?: Error): void {
-    for (const w of this.readyWaiters.splice(0)) {
-      if (err === undefined) w.resolve();
-      else w.reject(err);
-    }
-  }
+  // ---- positioning -----------------------------------------------------------------------------
 
-  private onMessage(m: WorkerMessage): void {
-    if (this.stopping) return;
-    switch (m.t) {
-      case 'positioned':
-        this.onPositioned(m.skipped, m.lastSkippedSeq, m.malformed);
-        break;
-      case 'batch':
-        this.onBatch(m.items);
-        break;
-      case 'paused':
-        for (const w of this.pauseWaiters.splice(0)) w();
-        break;
-      case 'fatal':
-        this.fail(new OomwatchError('EIO', `${this.path}: read failed: ${m.code}: ${m.message}`));
-        break;
-      default:
-        m satisfies never;
+  /**
+   * Skip records before the start position. 'end': everything readable now (until EAGAIN); a cursor
+   * of this boot: every record with SEQ <= its seq, the first later one is kept. EPIPE while skipping
+   * to the end is irrelevant (those records were to be skipped); while skipping to a cursor it is
+   * kept, because the records after the cursor may be among the lost.
+   */
+  private position0(start: KmsgStart): KmsgPosition {
+    if (start === 'start') return { from: 'start' };
+    if (typeof start === 'object' && start.bootId !== this.bootId) return { from: 'start', staleCursor: start };
+    const skip = start === 'end' ? 'end' : start.seq;
+    let skipped = 0;
+    let lastSkippedSeq: number | undefined;
+    for (;;) {
+      const r = this.readOne();
+      if (r === 'EAGAIN' || r === 'EOF') break;
+      if (r === 'EPIPE' || r === 'EINVAL') {
+        if (skip !== 'end') this.pending.push(r === 'EPIPE' ? ITEM_EPIPE : ITEM_EINVAL);
+        continue;
+      }
+      const seq = seqOf(r);
+      if (seq === undefined) {
+        this.s.malformed += 1;
+        continue;
+      }
+      if (skip === 'end' || seq <= skip) {
+        skipped += 1;
+        lastSkippedSeq = seq;
+        continue;
+      }
+      this.pending.push(r);
+      break;
     }
-  }
-
-  private onPositioned(skipped: number, lastSkippedSeq: number | null, malformed: number): void {
     this.s.skipped += skipped;
-    this.s.malformed += malformed;
-    const start = this.start;
-    if (start === 'end') {
-      this.positionValue = { from: 'end', skipped };
-      if (lastSkippedSeq !== null) {
+    if (skip === 'end') {
+      if (lastSkippedSeq !== undefined) {
         this.lastSeq = lastSkippedSeq;
         this.tracker = new SeqTracker(lastSkippedSeq + 1);
       }
-    } else if (start === 'start') {
-      this.positionValue = { from: 'start' };
-    } else if (start.bootId === this.bootId) {
-      this.positionValue = { from: 'cursor', cursor: start, skipped };
-      this.lastSeq = start.seq;
-      // The first record should be cursor.seq + 1; a hole before it was lost while we were away.
-      // (A cursor ahead of every record in the log shows up as a rewind on the next record.)
-      this.tracker = new SeqTracker(start.seq + 1, true);
-    } else {
-      this.positionValue = { from: 'start', staleCursor: start };
+      return { from: 'end', skipped };
     }
-    this.settleReady();
+    const cursor = start as KmsgCursor;
+    this.lastSeq = cursor.seq;
+    // The first record should be cursor.seq + 1; a hole before it was lost while we were away.
+    // (A cursor ahead of every record in the log shows up as a rewind on the next record.)
+    this.tracker = new SeqTracker(cursor.seq + 1, true);
+    return { from: 'cursor', cursor, skipped };
   }
 
-  private onBatch(items: readonly WorkerItem[]): void {
+  // ---- reading ---------------------------------------------------------------------------------
+
+  private readOne(): ReadResult {
+    if (this.fd === undefined) return 'EOF';
+    let n: number;
+    try {
+      n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      switch (code) {
+        case 'EAGAIN':
+        case 'EPIPE':
+        case 'EINVAL':
+          return code;
+        case 'EINTR':
+          return this.readOne();
+        default:
+          throw new OomwatchError('EIO', `${this.path}: read failed: ${code ?? 'EIO'}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    // /dev/kmsg never returns 0; a FIFO without a writer (tests) does: "nothing now".
+    if (n === 0) return 'EOF';
+    // The kernel escapes every byte < 0x20 (but \n), >= 0x7f and '\' as \xNN: records are ASCII.
+    return this.buf.toString('latin1', 0, n);
+  }
+
+  private scheduleDrain(): void {
+    if (this.immediate === undefined && !this.stopping && !this.paused) this.immediate = setImmediate(() => this.drain());
+  }
+
+  /** Deliver everything readable now, in batches of at most BATCH_MAX (yielding between them). */
+  private drain(): void {
+    this.immediate = undefined;
+    if (this.stopping || this.paused) return;
+    const items = this.pending;
+    this.pending = [];
+    let full = false;
+    try {
+      for (;;) {
+        if (items.length >= BATCH_MAX) {
+          full = true;
+          break;
+        }
+        const r = this.readOne();
+        if (r === 'EAGAIN' || r === 'EOF') break;
+        items.push(r === 'EPIPE' ? ITEM_EPIPE : r === 'EINVAL' ? ITEM_EINVAL : r);
+      }
+    } catch (err) {
+      this.fail(err as OomwatchError);
+      return;
+    }
+    if (items.length > 0) {
+      this.lastRecordAt = performance.now();
+      this.draining = true;
+      try {
+        this.onBatch(items);
+      } finally {
+        this.draining = false;
+        if (this.stopping) this.release();
+      }
+    }
+    if (full) this.scheduleDrain();
+    else if (this.wakeModeValue === 'poll') this.armPoll();
+  }
+
+  private armPoll(): void {
+    if (this.stopping || this.paused || this.timer !== undefined) return;
+    const quiet = performance.now() - this.lastRecordAt >= this.idleAfterMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.drain();
+    }, quiet ? this.idlePollMs : this.pollMs);
+  }
+
+  private openNotifier(): void {
+    try {
+      this.notifier = openKmsgNotifier(this.path, {
+        // Coalesced: the notifier reads up to 32 records per loop turn, each one a wakeup.
+        onWake: () => this.scheduleDrain(),
+        onError: (err) => {
+          this.notifier = undefined;
+          if (this.stopping) return;
+          // EPIPE: it fell a whole buffer behind while the event loop was blocked. Reopen it, unless
+          // it keeps failing (then poll, and say why).
+          const now = performance.now();
+          this.restartTimes = [...this.restartTimes.filter((at) => now - at < NOTIFIER_RESTART_WINDOW_MS), now];
+          this.s.notifierRestarts += 1;
+          if (this.restartTimes.length > NOTIFIER_MAX_RESTARTS) {
+            this.notifierErrorValue = `the notifier failed ${this.restartTimes.length} times within ${NOTIFIER_RESTART_WINDOW_MS / 1000} s, last: ${err.message}`;
+            this.wakeModeValue = 'poll';
+          } else {
+            this.openNotifier();
+          }
+          // Whatever was logged while it was down.
+          this.scheduleDrain();
+        },
+      });
+    } catch (err) {
+      this.notifier = undefined;
+      this.notifierErrorValue = `${this.path}: cannot open a second fd to be woken by: ${(err as Error).message}`;
+    }
+    if (this.notifier !== undefined) {
+      this.wakeModeValue = 'notify';
+      return;
+    }
+    this.notifierErrorValue ??= 'this Node cannot wait for the device in its event loop (no pipe_wrap binding)';
+    this.wakeModeValue = 'poll';
+  }
+
+  private onBatch(items: readonly Item[]): void {
     const out: KmsgEvent[] = [];
     for (const item of items) {
       if (item === ITEM_EPIPE) {
@@ -378,35 +504,41 @@ export class KmsgReader {
     if (out.length > 0) this.onEvents(out);
   }
 
-  private fail(err: OomwatchError): void {
-    if (this.exited) {
-      this.rejectDone(err);
-      return;
-    }
-    this.settleReady(err);
-    this.failure ??= err;
-    if (!this.stopping) {
-      this.stopping = true;
-      Atomics.store(this.ctl, CTL_STATE, CTL_STOP);
-      Atomics.notify(this.ctl, CTL_STATE);
-      for (const w of this.pauseWaiters.splice(0)) w();
-    }
+  private cancelTimers(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
   }
 
-  private onExit(): void {
-    this.exited = true;
-    try {
-      closeSync(this.fd);
-    } catch (err) {
-      this.failure ??= new OomwatchError('EIO', `${this.path}: close failed: ${(err as Error).message}`, { cause: err });
-    }
-    if (!this.stopping && this.failure === undefined) {
-      this.failure = new OomwatchError('EIO', `${this.path}: reader thread exited unexpectedly`);
-    }
-    this.settleReady(this.failure ?? new OomwatchError('EIO', `${this.path}: reader stopped before it was ready`));
-    if (this.failure !== undefined) this.rejectDone(this.failure);
-    else this.resolveDone();
+  /** Stop waking and close the fd (once no batch is being delivered: onEvents may call stop()). */
+  private release(): void {
+    this.cancelTimers();
+    this.notifier?.close();
+    this.notifier = undefined;
+    if (this.draining || this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
   }
+
+  private fail(err: OomwatchError): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.release();
+    this.rejectDone(err);
+  }
+}
+
+/** The SEQ field of a raw record, or undefined when the prefix is malformed. */
+function seqOf(text: string): number | undefined {
+  const c1 = text.indexOf(',');
+  const c2 = c1 < 0 ? -1 : text.indexOf(',', c1 + 1);
+  if (c2 < 0) return undefined;
+  const raw = text.slice(c1 + 1, c2);
+  if (!/^\d+$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /**
@@ -418,18 +550,10 @@ export class KmsgReader {
 export async function openKmsgReader(opts: KmsgReaderOptions): Promise<KmsgReader> {
   const bootId = readBootId(opts.roots);
   const fd = openKmsg(opts.roots);
-  let reader: KmsgReader;
   try {
-    reader = new KmsgReader(opts, bootId, fd);
+    return new KmsgReader(opts, bootId, fd);
   } catch (err) {
     closeSync(fd);
     throw err;
   }
-  try {
-    await reader.ready();
-  } catch (err) {
-    await reader.stop();
-    throw err;
-  }
-  return reader;
 }

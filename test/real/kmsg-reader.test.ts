@@ -5,8 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { realKernel } from '../helpers/privileged.js';
 import { HOG, exited, makeV1Cgroup, spawnInCgroup } from '../helpers/v1cgroup.js';
@@ -67,6 +68,77 @@ test('a record written by root to /dev/kmsg comes back with facility 1 and is co
   assert.ok(r.prio >= 8, 'PRIO >= 8');
   assert.ok(s.reader.stats().foreign >= before + 1);
   assert.equal(s.reader.stats().malformed, 0);
+});
+
+test('on /dev/kmsg the kernel wakes the reader: no timer polls, yet each marker arrives', realKernel(), async (t) => {
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const kmsgFds = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === '/dev/kmsg';
+    } catch {
+      return false; // the fd of the readdir itself, closed by now
+    }
+  }).length;
+  const timersBefore = timers();
+  const fdsBefore = kmsgFds();
+  const s = await session(t, 'end');
+  await new Promise((r) => setImmediate(r)); // past the first drain, after which a poller arms its timer
+  assert.equal(timers(), timersBefore, 'the reader keeps a timer: it polls');
+  assert.equal(kmsgFds(), fdsBefore + 2, 'the reader fd and the notifier fd');
+  assert.equal(s.reader.wakeMode, 'notify', `the reader polls: ${s.reader.notifierError}`);
+  assert.equal(s.reader.notifierError, undefined);
+  // Spaced out, so that the reader is idle (waiting in epoll, not draining) when each one comes.
+  for (let i = 0; i < 5; i++) {
+    const m = marker(`wake ${i}`);
+    writeKmsg(m);
+    await until(`marker ${i}`, () => s.find(m) !== undefined);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  await s.reader.stop();
+  assert.equal(kmsgFds(), fdsBefore, 'stop() closed both fds');
+});
+
+test('the event loop blocked while the ring buffer overruns: the loss is counted, the notifier recovers', realKernel(), async (t) => {
+  const s = await session(t, 'end');
+  const start = marker('stall start');
+  writeKmsg(start);
+  await until('the start marker', () => s.find(start) !== undefined);
+  const before = s.reader.cursor()!.seq;
+  // Flood from a child while this event loop is blocked in spawnSync: neither the reader nor its
+  // notifier can read, and both fall more than the 128 KiB buffer behind (EPIPE on both fds).
+  const flood = `
+    const fs = require('fs');
+    const buf = Buffer.alloc(16384);
+    const oldest = () => { const fd = fs.openSync('/dev/kmsg', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      try { const t = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, null)); return Number(t.split(',')[1]); } finally { fs.closeSync(fd); } };
+    let n = 0;
+    while (oldest() <= ${before} + 1 && n < 3000) {
+      const fd = fs.openSync('/dev/kmsg', 'w');
+      fs.writeSync(fd, 'oomwatch-test kmsg ${process.pid} stall flood ' + n++ + ' ' + 'x'.repeat(850) + '\\n');
+      fs.closeSync(fd);
+    }
+    process.stdout.write(String(n));`;
+  const r = spawnSync(process.execPath, ['-e', flood], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Number(r.stdout) < 3000, 'the buffer never overran');
+  const after = marker('stall end');
+  writeKmsg(after);
+  await until('the marker after the stall', () => s.find(after) !== undefined);
+  const st = s.reader.stats();
+  assert.ok(st.overruns >= 1, 'EPIPE was seen');
+  assert.ok(st.lostOverrun > 0, 'the overrun lost records');
+  assert.ok(st.notifierRestarts >= 1, 'the notifier overran too and was reopened');
+  assert.equal(s.reader.wakeMode, 'notify');
+  // Woken again after the restart, not by chance: one more marker, with the loop idle.
+  const again = marker('after recovery');
+  writeKmsg(again);
+  await until('a marker after the recovery', () => s.find(again) !== undefined);
+  // Every SEQ since the start marker is accounted for.
+  const end = s.reader.cursor()!.seq;
+  const mine = s.events.filter((e) => e.type === 'record' && e.record.seq > before).length;
+  const lost = s.events.filter((e) => e.type === 'lost').reduce((n, e) => n + (e.type === 'lost' ? e.count : 0), 0);
+  assert.equal(mine + lost, end - before);
+  t.diagnostic(`flood of ${r.stdout} records; lost ${lost}; notifier restarts ${st.notifierRestarts}`);
 });
 
 test("starting from 'end' replays nothing old and delivers a marker written after start", realKernel(), async (t) => {
