@@ -28,9 +28,10 @@ import { makeCgroupFilter } from './glob.js';
 import { KillLedger, type LedgerOutput } from './ledger.js';
 import { FdBudget, type MemorySample } from './sampler.js';
 import { parseMaxOpenFiles } from '../proc/limits.js';
-import { ensureStateDir, readState, saveState, stateFile, type DaemonState } from './state.js';
+import { StateJournal, ensureStateDir, readState, stateFile, type DaemonState } from './state.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { VERSION } from '../version.js';
+import { warmUpKillPath } from '../oom/warmup.js';
 
 /**
  * Only if the kernel cannot wake the reader (wakeMode 'poll', logged at start): how often it looks
@@ -90,6 +91,7 @@ export class Daemon {
   private readonly collectorErrors = new Map<string, string | null>();
   private readonly declaredErrors = new Map<string, string | null>();
   private stateWritable = true;
+  private stateJournal: StateJournal | null = null;
   private stateError: string | null = null;
   private stateDirty = false;
   /** SEQ of the last kernel log record fully processed (the resume point). */
@@ -245,7 +247,8 @@ export class Daemon {
   private saveStateNow(): void {
     if (!this.stateWritable || this.reader === null || this.doneSeq === undefined) return;
     try {
-      saveState(this.config.stateDir, { cursor: { bootId: this.reader.bootId, seq: this.doneSeq }, ledger: this.ledger.snapshot() });
+      this.stateJournal ??= new StateJournal(this.config.stateDir);
+      this.stateJournal.save({ cursor: { bootId: this.reader.bootId, seq: this.doneSeq }, ledger: this.ledger.snapshot() });
       this.stateDirty = false;
       this.stateError = null;
     } catch (err) {
@@ -274,6 +277,10 @@ export class Daemon {
         { event: 'kmsg_started', path: this.roots.kmsg, position: this.reader.position, wake, ...(wake === 'poll' ? { why_poll: this.reader.notifierError ?? null } : {}) },
         `following ${this.roots.kmsg} (${wake === 'notify' ? 'woken by the kernel' : `polling: ${this.reader.notifierError ?? 'not a character device'}`})`,
       );
+      // Starts the state journal afresh now rather than in the first kill's path (StateJournal).
+      this.saveStateNow();
+      // And runs the parsing and accounting of a kill once, on a made-up report (oom/warmup.ts).
+      for (const e of warmUpKillPath()) new KillLedger(this.graceMs()).onKill(e, 0);
       this.reader.done.catch((err: unknown) => {
         if (this.stopped) return;
         this.kmsgError = err instanceof Error ? err.message : String(err);
@@ -527,6 +534,7 @@ export class Daemon {
     await this.reader?.stop();
     this.parser.idle();
     this.saveStateNow();
+    this.stateJournal?.close();
     await Promise.all([this.server?.close(), this.discovery?.stop()]);
     this.memory?.close();
     this.log.info({ event: 'stop' }, 'oomwatch stopped');

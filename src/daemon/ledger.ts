@@ -201,7 +201,10 @@ export class KillLedger {
   }
 
   snapshot(): LedgerSnapshot {
-    const counters: Record<string, number> = {};
+    // Baselines restored for cgroups not sampled yet in this run (the first sweep has not reached
+    // them, or discovery has not) are kept as they were: dropping them would lose the kills
+    // those cgroups had while the daemon was down.
+    const counters: Record<string, number> = Object.fromEntries(this.baselines);
     for (const [cgroup, a] of this.accounts) {
       if (a.counter !== null) counters[cgroup] = a.counter - a.deficits.length + a.credits.length;
     }

@@ -174,7 +174,7 @@ describe('oomwatch daemon restarts: nothing replayed, nothing lost', realKernel(
       const before = await oomKill(name);
       await first.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === before, 10_000, 'the kill before the crash');
       assert.equal((await first.stop('SIGKILL')).signal, 'SIGKILL');
-      const saved = readFileSync(join(state.dir, 'state.json'), 'utf8');
+      const saved = readFileSync(join(state.dir, 'state.jsonl'), 'utf8');
       const whileDown = [await oomKill(name), await oomKill(name)];
       second = await startDaemon({ stateDir: state.dir });
       for (const pid of whileDown) await second.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the replayed kill of ${pid}`);
@@ -205,7 +205,7 @@ describe('oomwatch daemon refuses a bad config', () => {
       assert.equal(r.status, 2);
       assert.match(r.stderr, new RegExp(`${file.replace(/[.]/g, '\\.')}: cgroups\\[1\\]\\.memory: .*"12 parsecs" is not a size`));
       assert.equal(r.stdout, '');
-      assert.equal(existsSync(join(t.dir, 'state.json')), false);
+      assert.equal(existsSync(join(t.dir, 'state.jsonl')), false);
     } finally {
       t.remove();
     }

@@ -102,6 +102,21 @@ test('restart: saved baselines make kills during the downtime count, replayed li
   assert.deepEqual(unexplained(out), [['/a', 1]]);
 });
 
+test('a save before a restored cgroup was sampled again keeps its baseline: its downtime kills still count', () => {
+  const first = new KillLedger(1000);
+  first.onCounter('/a', 3, 0);
+  first.onCounter('/b', 5, 0);
+  // Restarted; a save comes before the first sweep reached /b (or before discovery found it).
+  const second = new KillLedger(1000, first.snapshot(), 100);
+  second.onCounter('/a', 3, 150);
+  const saved = second.snapshot();
+  assert.deepEqual(saved.counters, { '/a': 3, '/b': 5 });
+  // Restarted again: /b had 2 kills while the daemon was down, never seen by the second run.
+  const third = new KillLedger(1000, saved, 200);
+  const out = [...third.onCounter('/b', 7, 250), ...third.tick(5000)];
+  assert.deepEqual(unexplained(out), [['/b', 2]]);
+});
+
 test('a counter that goes down is a new cgroup under the old name', () => {
   const l = new KillLedger(1000);
   l.onCounter('/a', 5, 0);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { warmUpKillPath } from '../../src/oom/warmup.js';
 import { OomReportParser, parseOomMessages } from '../../src/oom/report.js';
 import { OOM_KILL_EVENT_KEYS, type OomKillEvent } from '../../src/oom/event.js';
 
@@ -289,4 +290,16 @@ test('the kill line comm settles an ambiguous summary (a path ending in ",task=.
   ]);
   assert.equal(events[0]?.victim_cgroup, '/g/x,task=q');
   assert.equal(events[0]?.oom_cgroup, '/g');
+});
+
+test('the start-up warm-up goes through the whole kill path: one kill, its cgroup and Kubernetes owner', () => {
+  const kills = warmUpKillPath();
+  assert.equal(kills.length, 1);
+  const k = kills[0]!;
+  assert.equal(k.pid, 5961);
+  assert.equal(k.process, 'dd');
+  assert.equal(k.scope, 'cgroup');
+  assert.match(k.victim_cgroup ?? '', /^\/kubepods\/besteffort\/pod7c1d2e3f/);
+  assert.equal(k.pod_uid, '7c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f');
+  assert.equal(k.anon_rss_kb, 65280);
 });
