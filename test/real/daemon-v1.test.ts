@@ -52,6 +52,7 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     const health = JSON.parse(await d.scrape('/healthz'));
     assert.equal(health.status, 'ok');
     assert.equal(health.kmsg.up, true);
+    assert.equal(health.kmsg.wake, 'notify', `the reader polls: ${health.kmsg.why_poll}`);
     assert.deepEqual(health.declared[`/${declared}`], { ok: true, error: null });
   });
 

@@ -47,6 +47,8 @@ test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a g
     assert.equal(sum(at0, 'oomwatch_oom_kills_total', { cgroup: '/d2-decl' }), 0);
     assert.equal(sum(at0, 'oomwatch_cgroup_memory_limit_bytes', { cgroup: '/d2-decl' }), 32 * MiB);
     assert.equal(sum(at0, 'oomwatch_kmsg_up', {}), 1);
+    // On this kernel too the reader is woken by the kernel, not polling.
+    assert.equal(d.logs.find((l) => l.event === 'kmsg_started')?.['wake'], 'notify');
 
     await t.test('a 64M dd in the declared 32M cgroup: one kill, memory.events oom_kill 1, PSI', async () => {
       const hog = spawnIn('d2-decl', HOG);
