@@ -248,7 +248,7 @@ export class Daemon {
     if (!this.stateWritable || this.reader === null || this.doneSeq === undefined) return;
     try {
       this.stateJournal ??= new StateJournal(this.config.stateDir);
-      this.stateJournal.save({ cursor: { bootId: this.reader.bootId, seq: this.doneSeq }, ledger: this.ledger.snapshot() });
+      this.stateJournal.save({ bootId: this.reader.bootId, seq: this.doneSeq }, this.ledger);
       this.stateDirty = false;
       this.stateError = null;
     } catch (err) {

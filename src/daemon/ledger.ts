@@ -55,6 +55,14 @@ export interface LedgerSnapshot {
   readonly pending: readonly OomKillEvent[];
 }
 
+/** What changed in the snapshot since the last {@link KillLedger.takeChanges}: small next to it. */
+export interface LedgerChanges {
+  /** The new value of each counter that changed; null for a cgroup no longer in the snapshot. */
+  readonly counters: Readonly<Record<string, number | null>>;
+  /** The whole list (it is short, and kept short by the grace period). */
+  readonly pending: readonly OomKillEvent[];
+}
+
 /** The path form the counters use for a kernel-printed cgroup path. */
 const key = (cgroup: string) => (cgroup.length > 1 && cgroup.endsWith('/') ? cgroup.slice(0, -1) : cgroup);
 
@@ -67,6 +75,8 @@ export class KillLedger {
    */
   private pool: { event: OomKillEvent; at: number; repeat?: true }[] = [];
   private readonly baselines: Map<string, number>;
+  /** Cgroups whose snapshot value may have changed since the last takeChanges(). */
+  private readonly changed = new Set<string>();
 
   constructor(
     private readonly graceMs: number,
@@ -86,6 +96,14 @@ export class KillLedger {
     return a;
   }
 
+  /** A kill line named this cgroup: it explains a counter increment, past (deficit) or to come (credit). */
+  private explained(cgroup: string, now: number): void {
+    const a = this.account(cgroup);
+    if (a.deficits.length > 0) a.deficits.shift();
+    else a.credits.push(now);
+    this.changed.add(cgroup);
+  }
+
   /** A kill the OOM report parser emitted. */
   onKill(event: OomKillEvent, now: number): LedgerOutput[] {
     if (event.victim_cgroup === null) {
@@ -100,11 +118,10 @@ export class KillLedger {
         return [];
       }
       oldest[1].deficits.shift();
+      this.changed.add(oldest[0]);
       return [{ kind: 'kill', event: attribute(event, oldest[0]), attributedBy: 'counter' }];
     }
-    const a = this.account(key(event.victim_cgroup));
-    if (a.deficits.length > 0) a.deficits.shift();
-    else a.credits.push(now);
+    this.explained(key(event.victim_cgroup), now);
     return [{ kind: 'kill', event, attributedBy: 'kmsg' }];
   }
 
@@ -119,9 +136,7 @@ export class KillLedger {
       this.pool.push({ event, at: now, repeat: true });
       return [];
     }
-    const a = this.account(key(event.victim_cgroup));
-    if (a.deficits.length > 0) a.deficits.shift();
-    else a.credits.push(now);
+    this.explained(key(event.victim_cgroup), now);
     return [];
   }
 
@@ -134,6 +149,7 @@ export class KillLedger {
     if (a.counter === null) {
       a.counter = 0;
       this.baselines.delete(cgroup);
+      this.changed.add(cgroup);
     }
   }
 
@@ -143,6 +159,8 @@ export class KillLedger {
    */
   onCounter(cgroup: string, value: number, now: number): LedgerOutput[] {
     const a = this.account(cgroup);
+    // Called for every cgroup at every poll: only a first sample or a new value changes anything.
+    if (a.counter !== value) this.changed.add(cgroup);
     if (a.counter === null) {
       const saved = this.baselines.get(cgroup);
       this.baselines.delete(cgroup);
@@ -182,8 +200,13 @@ export class KillLedger {
         n++;
       }
       if (n > 0) out.push({ kind: 'unexplained', cgroup, count: n });
-      while (a.credits.length > 0 && now - (a.credits[0] as number) >= this.graceMs) a.credits.shift();
-      // An unwatched cgroup's account only held credits: drop it once they expired.
+      while (a.credits.length > 0 && now - (a.credits[0] as number) >= this.graceMs) {
+        a.credits.shift();
+        n++;
+      }
+      if (n > 0) this.changed.add(cgroup);
+      // An unwatched cgroup's account only held credits: drop it once they expired (its value
+      // was never in the snapshot: counter null).
       if (a.counter === null && a.credits.length === 0 && a.deficits.length === 0) this.accounts.delete(cgroup);
     }
     while (this.pool.length > 0 && now - (this.pool[0]?.at as number) >= this.graceMs) {
@@ -197,7 +220,32 @@ export class KillLedger {
   forget(cgroup: string): LedgerOutput[] {
     const a = this.accounts.get(cgroup);
     this.accounts.delete(cgroup);
+    this.changed.add(cgroup);
     return a !== undefined && a.deficits.length > 0 ? [{ kind: 'unexplained', cgroup, count: a.deficits.length }] : [];
+  }
+
+  /** A cgroup's value in the snapshot, if it is in it. */
+  private value(cgroup: string): number | undefined {
+    const a = this.accounts.get(cgroup);
+    if (a !== undefined && a.counter !== null) return a.counter - a.deficits.length + a.credits.length;
+    return this.baselines.get(cgroup);
+  }
+
+  /**
+   * What changed in snapshot() since the last call (all of it relative to the snapshot taken
+   * right after the previous call): the state journal saves this instead of the whole ledger.
+   */
+  takeChanges(): LedgerChanges {
+    const counters: Record<string, number | null> = {};
+    for (const cgroup of this.changed) counters[cgroup] = this.value(cgroup) ?? null;
+    this.changed.clear();
+    return { counters, pending: this.pendingEvents() };
+  }
+
+  private pendingEvents(): OomKillEvent[] {
+    // A repeated line is not a kill to restore: after a restart its increment is in the baseline
+    // or, at worst, one unexplained kill.
+    return this.pool.flatMap((p) => (p.repeat === undefined ? [p.event] : []));
   }
 
   snapshot(): LedgerSnapshot {
@@ -208,8 +256,6 @@ export class KillLedger {
     for (const [cgroup, a] of this.accounts) {
       if (a.counter !== null) counters[cgroup] = a.counter - a.deficits.length + a.credits.length;
     }
-    // A repeated line is not a kill to restore: after a restart its increment is in the baseline
-    // or, at worst, one unexplained kill.
-    return { counters, pending: this.pool.flatMap((p) => (p.repeat === undefined ? [p.event] : [])) };
+    return { counters, pending: this.pendingEvents() };
   }
 }
