@@ -10,6 +10,9 @@ export type KillLabel = (typeof KILL_LABELS)[number];
  * cgroup and its owner. No pid or process name in any label (they are in the log line).
  * A cgroup's kill series outlives the cgroup by `retentionMs`, so a pod that is OOM-killed and
  * removed at once is still seen by the next scrapes (cAdvisor loses it: google/cadvisor#3015).
+ * The series of a cgroup that is not watched (excluded, or gone before discovery saw it) lasts
+ * `retentionMs` after its last kill: nothing would ever say it is gone. The root's and the
+ * unattributed series stay.
  */
 export class OomKillMetrics {
   private readonly kills: Counter<KillLabel>;
@@ -69,8 +72,11 @@ export class OomKillMetrics {
     this.track(labels);
   }
 
-  /** The event's own owner fields are the labels: the log line and the series always agree. */
-  kill(event: OomKillEvent): void {
+  /**
+   * The event's own owner fields are the labels: the log line and the series always agree.
+   * `watched`: whether the daemon watches the victim's cgroup (if not, its retention starts now).
+   */
+  kill(event: OomKillEvent, now: number, watched: boolean): void {
     const labels: Record<KillLabel, string> = {
       cgroup: event.victim_cgroup ?? '',
       scope: event.scope ?? '',
@@ -82,6 +88,7 @@ export class OomKillMetrics {
     this.kills.inc(labels);
     this.track(labels);
     if (event.victim_cgroup === null) this.unattributed.inc();
+    else if (!watched && event.victim_cgroup !== '/') this.goneAt.set(event.victim_cgroup, now);
   }
 
   unexplainedKills(cgroup: string, count: number): void {

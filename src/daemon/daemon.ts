@@ -25,7 +25,7 @@ import { VmstatCollector } from '../collectors/vmstat.js';
 import type { DaemonConfig } from './config.js';
 import { CgroupDiscovery } from './discovery.js';
 import { makeCgroupFilter } from './glob.js';
-import { KillLedger, type LedgerOutput } from './ledger.js';
+import { KillLedger, cgroupKey, type LedgerOutput } from './ledger.js';
 import { FdBudget, type MemorySample } from './sampler.js';
 import { parseMaxOpenFiles } from '../proc/limits.js';
 import { StateJournal, ensureStateDir, readState, stateFile, type DaemonState } from './state.js';
@@ -320,8 +320,8 @@ export class Daemon {
     this.saveStateNow();
     for (const o of outputs) {
       if (o.kind === 'kill') {
-        this.kills.kill(o.event);
         const cg = o.event.victim_cgroup;
+        this.kills.kill(o.event, this.now(), cg !== null && this.memory.has(cgroupKey(cg)));
         const s = cg === null ? undefined : this.memory.sampleNow(cg);
         // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
         // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).

@@ -64,7 +64,8 @@ export interface LedgerChanges {
 }
 
 /** The path form the counters use for a kernel-printed cgroup path. */
-const key = (cgroup: string) => (cgroup.length > 1 && cgroup.endsWith('/') ? cgroup.slice(0, -1) : cgroup);
+export const cgroupKey = (cgroup: string): string => (cgroup.length > 1 && cgroup.endsWith('/') ? cgroup.slice(0, -1) : cgroup);
+const key = cgroupKey;
 
 export class KillLedger {
   private readonly accounts = new Map<string, CgroupAccount>();
