@@ -3,7 +3,8 @@
  * metrics and logs. Owns the declared cgroups, discovers and polls every memory cgroup, follows
  * /dev/kmsg, reconciles both through the kill ledger, and serves /metrics and /healthz.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Roots } from '../roots.js';
@@ -88,6 +89,12 @@ export class Daemon {
   private timer: NodeJS.Timeout | null = null;
   private filter: (path: string) => boolean;
   private readonly armed = new Map<string, boolean>();
+  /**
+   * Watched cgroups without the memory controller (v2: their parent's cgroup.subtree_control lacks
+   * +memory). Nothing in the cgroup's directory changes when the parent enables it later but the
+   * new files, so each poll looks for memory.current in these (usually few) and starts polling.
+   */
+  private readonly withoutMemory = new Set<string>();
   private readonly collectorErrors = new Map<string, string | null>();
   private readonly declaredErrors = new Map<string, string | null>();
   private stateWritable = true;
@@ -140,7 +147,10 @@ export class Daemon {
       {
         onSample: (path, s, now) => this.onSample(path, s, now),
         onGone: (path) => this.onCgroupGone(path),
-        onNotMemory: (path) => this.log.debug({ event: 'cgroup_not_memory', cgroup: path }, `${path} has no memory controller: not polled`),
+        onNotMemory: (path) => {
+          this.withoutMemory.add(path);
+          this.log.debug({ event: 'cgroup_not_memory', cgroup: path }, `${path} has no memory controller: not polled until its parent enables it`);
+        },
         onError: (path, err) => this.log.warn({ event: 'cgroup_read_error', cgroup: path, err: String(err) }, `cannot read cgroup ${path}: ${String(err)}`),
       },
       new FdBudget(this.keptFdBudget()),
@@ -388,6 +398,7 @@ export class Daemon {
   }
 
   private onCgroupRemoved(path: string): void {
+    this.withoutMemory.delete(path);
     if (!this.memory.has(path)) return;
     this.memory.remove(path);
     this.onCgroupGone(path);
@@ -454,7 +465,22 @@ export class Daemon {
     }
     this.emit(this.ledger.tick(now));
     this.kills.expire(now);
+    this.recheckWithoutMemory();
     if (this.stateDirty) this.saveStateNow();
+  }
+
+  private recheckWithoutMemory(): void {
+    for (const path of this.withoutMemory) {
+      const dir = this.backend.dir(path);
+      if (!existsSync(dir) || !this.filter(path)) {
+        this.withoutMemory.delete(path);
+      } else if (existsSync(join(dir, this.backend.version === 2 ? 'memory.current' : 'memory.usage_in_bytes'))) {
+        this.withoutMemory.delete(path);
+        this.log.info({ event: 'cgroup_memory_enabled', cgroup: path }, `${path} has the memory controller now: polled from here on`);
+        // Its memory.events starts at 0 now: every kill it counts is one to account for.
+        this.onCgroupAdded(path, false);
+      }
+    }
   }
 
   // ---- config reload -------------------------------------------------------------------------

@@ -2,12 +2,13 @@
  * `oomwatch daemon` on the real cgroup v2 kernel in the VM, reading /dev/kmsg: a declared 32M
  * cgroup's OOM kill is counted once, with the kernel's memory.events and PSI pressure exported for
  * it; a group kill (memory.oom.group) counts one kill per process; a cgroup made after the start is
- * discovered and a system OOM in it counted. One daemon for all (every node
+ * discovered and a system OOM in it counted; a cgroup whose parent enables the memory controller
+ * only later is polled from then on. One daemon for all (every node
  * start costs seconds under TCG); it serves on the guest's loopback (test/vm/init brings `lo` up).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, sumMetric as sum, tempDir, type DaemonProcess, type Sample } from '../../helpers/daemon.js';
 import { CGROUP2, HOG, cgKeyed, exited, guest, killAll, makeCg, removeTree, spawnIn, spawnSleeper } from '../guest.js';
@@ -114,12 +115,26 @@ test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a g
       assert.equal(sum(after, 'oomwatch_oom_kills_total', { cgroup: '/d2-disc/sys' }), 1);
     });
 
+    await t.test('a cgroup whose parent enables the memory controller after discovery is polled from then on', async () => {
+      makeCg('d2-late');
+      // d2-late's own cgroup.subtree_control is empty: its child has no memory files yet.
+      mkdirSync(join(CGROUP2, 'd2-late', 'child'));
+      assert.equal(existsSync(join(CGROUP2, 'd2-late', 'child', 'memory.current')), false);
+      await until(d, 'the parent to be polled', (x) => sum(x, 'oomwatch_cgroup_memory_usage_bytes', { cgroup: '/d2-late' }) !== undefined);
+      await sleep(2500); // two polls: the child was seen and passed over
+      assert.equal(sum(await d.samples(), 'oomwatch_cgroup_memory_usage_bytes', { cgroup: '/d2-late/child' }), undefined);
+      writeFileSync(join(CGROUP2, 'd2-late', 'cgroup.subtree_control'), '+memory');
+      await until(d, 'the child to be polled', (x) => sum(x, 'oomwatch_cgroup_memory_usage_bytes', { cgroup: '/d2-late/child' }) !== undefined);
+      await d.waitForLog((l) => l.event === 'cgroup_memory_enabled' && l['cgroup'] === '/d2-late/child', 5_000, 'the log line saying so');
+    });
+
     assert.deepEqual(await d.stop('SIGTERM'), { code: 0, signal: null });
   } finally {
     d.child.kill('SIGKILL');
     await removeTree('d2-decl');
     await removeTree('d2-group');
     await removeTree('d2-disc');
+    await removeTree('d2-late');
     state.remove();
   }
 });
