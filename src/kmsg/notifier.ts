@@ -9,9 +9,10 @@
  * woken by the kernel like any blocked reader (at the next timer tick: wake_up_klogd_work is lazy
  * irq_work) and costs nothing while the log is quiet.
  *
- * The handle comes from `process.binding('pipe_wrap')`, an internal binding still exposed by Node 20
- * and 22 (DEP0111: documentation-only deprecation). If it is missing or refuses the fd, the reader
- * polls instead (reader.ts), and says so.
+ * The handle comes from `process.binding('pipe_wrap')`, an internal binding that Node 20 (the version
+ * this project pins) still exposes, deprecated in the documentation only (DEP0111; a warning with
+ * --pending-deprecation). If it is missing or refuses the fd, the reader polls instead (reader.ts)
+ * and says so; test/real/kmsg-reader.test.ts fails if it does on /dev/kmsg.
  *
  * The notifier only says "something was logged": it reads (and drops) records on its own fd, so
  * its position is independent of the reader's, which reads its records with read() on a
