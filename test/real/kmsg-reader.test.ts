@@ -70,6 +70,31 @@ test('a record written by root to /dev/kmsg comes back with facility 1 and is co
   assert.equal(s.reader.stats().malformed, 0);
 });
 
+/**
+ * Block this event loop (spawnSync) while a child floods /dev/kmsg with ~900-byte records until
+ * the record after `afterSeq` is gone from the 128 KiB buffer: a reader (and its notifier) that
+ * had read up to `afterSeq` gets EPIPE on its next read. Returns how many records it took.
+ */
+function stallWhileFlooding(afterSeq: number): number {
+  const flood = `
+    const fs = require('fs');
+    const buf = Buffer.alloc(16384);
+    const oldest = () => { const fd = fs.openSync('/dev/kmsg', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      try { const t = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, null)); return Number(t.split(',')[1]); } finally { fs.closeSync(fd); } };
+    let n = 0;
+    while (oldest() <= ${afterSeq} + 1 && n < 3000) {
+      const fd = fs.openSync('/dev/kmsg', 'w');
+      fs.writeSync(fd, 'oomwatch-test kmsg ${process.pid} stall flood ' + n++ + ' ' + 'x'.repeat(850) + '\\n');
+      fs.closeSync(fd);
+    }
+    process.stdout.write(String(n));`;
+  const r = spawnSync(process.execPath, ['-e', flood], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const n = Number(r.stdout);
+  assert.ok(n < 3000, 'the buffer never overran');
+  return n;
+}
+
 test('on /dev/kmsg the kernel wakes the reader: no timer polls, yet each marker arrives', realKernel(), async (t) => {
   const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   const kmsgFds = (): number => readdirSync('/proc/self/fd').filter((fd) => {
@@ -104,23 +129,7 @@ test('the event loop blocked while the ring buffer overruns: the loss is counted
   writeKmsg(start);
   await until('the start marker', () => s.find(start) !== undefined);
   const before = s.reader.cursor()!.seq;
-  // Flood from a child while this event loop is blocked in spawnSync: neither the reader nor its
-  // notifier can read, and both fall more than the 128 KiB buffer behind (EPIPE on both fds).
-  const flood = `
-    const fs = require('fs');
-    const buf = Buffer.alloc(16384);
-    const oldest = () => { const fd = fs.openSync('/dev/kmsg', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      try { const t = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, null)); return Number(t.split(',')[1]); } finally { fs.closeSync(fd); } };
-    let n = 0;
-    while (oldest() <= ${before} + 1 && n < 3000) {
-      const fd = fs.openSync('/dev/kmsg', 'w');
-      fs.writeSync(fd, 'oomwatch-test kmsg ${process.pid} stall flood ' + n++ + ' ' + 'x'.repeat(850) + '\\n');
-      fs.closeSync(fd);
-    }
-    process.stdout.write(String(n));`;
-  const r = spawnSync(process.execPath, ['-e', flood], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.ok(Number(r.stdout) < 3000, 'the buffer never overran');
+  const flooded = stallWhileFlooding(before);
   const after = marker('stall end');
   writeKmsg(after);
   await until('the marker after the stall', () => s.find(after) !== undefined);
@@ -138,7 +147,25 @@ test('the event loop blocked while the ring buffer overruns: the loss is counted
   const mine = s.events.filter((e) => e.type === 'record' && e.record.seq > before).length;
   const lost = s.events.filter((e) => e.type === 'lost').reduce((n, e) => n + (e.type === 'lost' ? e.count : 0), 0);
   assert.equal(mine + lost, end - before);
-  t.diagnostic(`flood of ${r.stdout} records; lost ${lost}; notifier restarts ${st.notifierRestarts}`);
+  t.diagnostic(`flood of ${flooded} records; lost ${lost}; notifier restarts ${st.notifierRestarts}`);
+});
+
+test('a notifier that keeps overrunning gives way to polling, which says why and still delivers', realKernel(), async (t) => {
+  const s = await session(t, 'end');
+  for (let i = 0; i < 6 && s.reader.wakeMode === 'notify'; i++) {
+    // Reader and notifier both at the end of the log, then both overrun.
+    const m = marker(`give up ${i}`);
+    writeKmsg(m);
+    await until(`marker ${i}`, () => s.find(m) !== undefined);
+    stallWhileFlooding(s.reader.cursor()!.seq);
+    await new Promise((r) => setTimeout(r, 50)); // the notifier's EPIPE is handled in the loop
+  }
+  assert.equal(s.reader.wakeMode, 'poll');
+  assert.match(s.reader.notifierError ?? '', /the notifier failed 6 times within 10 s, last: .*EPIPE/);
+  assert.equal(s.reader.stats().notifierRestarts, 6);
+  const last = marker('polled');
+  writeKmsg(last);
+  await until('a marker, polled', () => s.find(last) !== undefined);
 });
 
 test("starting from 'end' replays nothing old and delivers a marker written after start", realKernel(), async (t) => {
