@@ -13,7 +13,7 @@ import { createWithLimits } from '../cgroup/create.js';
 import { detectLayout, type CgroupLayout } from '../cgroup/mode.js';
 import { backendFor } from '../cgroup/open.js';
 import { readBootId } from '../kmsg/bootId.js';
-import { openKmsgReader, type KmsgEvent, type KmsgReader } from '../kmsg/reader.js';
+import { openKmsgReader, type KmsgEvent, type KmsgReader, type KmsgWakeMode } from '../kmsg/reader.js';
 import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
 import type { OomKillEvent } from '../oom/event.js';
@@ -62,7 +62,7 @@ interface Health {
   status: 'ok' | 'degraded';
   version: string;
   cgroup: { mode: string; memory_version: number; mount: string; watched: number };
-  kmsg: { up: boolean; error: string | null; position: unknown; wake: 'notify' | 'poll' | null; why_poll: string | null };
+  kmsg: { up: boolean; error: string | null; position: unknown; wake: KmsgWakeMode | null; why_poll: string | null };
   state: { file: string; writable: boolean; error: string | null };
   collectors: Record<string, { ok: boolean; error: string | null }>;
   declared: Record<string, { ok: boolean; error: string | null }>;
@@ -95,6 +95,8 @@ export class Daemon {
    * new files, so each poll looks for memory.current in these (usually few) and starts polling.
    */
   private readonly withoutMemory = new Set<string>();
+  /** How the kernel log reader was last known to be woken (logged when it changes). */
+  private kmsgWake: KmsgWakeMode | undefined;
   private readonly collectorErrors = new Map<string, string | null>();
   private readonly declaredErrors = new Map<string, string | null>();
   private stateWritable = true;
@@ -283,6 +285,7 @@ export class Daemon {
       this.doneSeq ??= this.reader.cursor()?.seq;
       this.kmsgError = null;
       const wake = this.reader.wakeMode;
+      this.kmsgWake = wake;
       this.log.info(
         { event: 'kmsg_started', path: this.roots.kmsg, position: this.reader.position, wake, ...(wake === 'poll' ? { why_poll: this.reader.notifierError ?? null } : {}) },
         `following ${this.roots.kmsg} (${wake === 'notify' ? 'woken by the kernel' : `polling: ${this.reader.notifierError ?? 'not a character device'}`})`,
@@ -466,7 +469,17 @@ export class Daemon {
     this.emit(this.ledger.tick(now));
     this.kills.expire(now);
     this.recheckWithoutMemory();
+    this.checkKmsgWake();
     if (this.stateDirty) this.saveStateNow();
+  }
+
+  /** Say so once when the reader stops being woken by the kernel and polls (its notifier kept failing). */
+  private checkKmsgWake(): void {
+    const wake = this.reader?.wakeMode;
+    if (wake === undefined || wake === this.kmsgWake) return;
+    this.kmsgWake = wake;
+    const why = this.reader?.notifierError ?? null;
+    this.log.warn({ event: 'kmsg_wake_changed', wake, why_poll: why }, `kernel log reader now ${wake === 'poll' ? `polls: ${why}` : 'woken by the kernel'}`);
   }
 
   private recheckWithoutMemory(): void {

@@ -1,6 +1,6 @@
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, mkdirSync, openSync, closeSync, writeSync, writeFileSync, rmdirSync } from 'node:fs';
+import { constants, existsSync, readFileSync, readSync, mkdirSync, openSync, closeSync, writeSync, writeFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { realKernel, V1_MEMORY_MOUNT } from '../helpers/privileged.js';
@@ -209,6 +209,97 @@ describe('oomwatch daemon refuses a bad config', () => {
       assert.equal(existsSync(join(t.dir, 'state.jsonl')), false);
     } finally {
       t.remove();
+    }
+  });
+});
+
+/** The SEQ of the last record in the kernel log now. */
+function lastKmsgSeq(): number {
+  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+  const buf = Buffer.alloc(16384);
+  let last = -1;
+  try {
+    for (;;) {
+      try {
+        last = Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, null)).split(',')[1]);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return last;
+        if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Write ~900-byte records to /dev/kmsg until the record after `seq` is gone from the buffer. */
+function floodPast(seq: number, label: string): number {
+  let n = 0;
+  const oldest = (): number => {
+    const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+    const buf = Buffer.alloc(16384);
+    try {
+      return Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, null)).split(',')[1]);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  while (oldest() <= seq + 1) {
+    assert.ok(n < 3000, 'the buffer never overran');
+    const fd = openSync('/dev/kmsg', 'w');
+    writeSync(fd, `oomwatch-test daemon ${process.pid} ${label} ${n++} ${'x'.repeat(850)}\n`);
+    closeSync(fd);
+  }
+  return n;
+}
+
+describe('oomwatch daemon stopped while the kernel log overruns', realKernel(), () => {
+  after(async () => {
+    for (const dir of made.reverse()) await removeCgroupTree(dir);
+    removePrefixIfEmpty();
+  });
+
+  test('records lost are counted and logged; a notifier that keeps failing gives way to polling, logged; kills still count', async () => {
+    const state = tempDir('overrun');
+    const name = cgroupName('overrun');
+    mkdirSync(join(V1_MEMORY_MOUNT, name), { recursive: true });
+    writeFileSync(join(V1_MEMORY_MOUNT, name, 'memory.limit_in_bytes'), String(64 * M));
+    const d = await startDaemon({ stateDir: state.dir });
+    const pid = d.child.pid as number;
+    try {
+      assert.equal(JSON.parse(await d.scrape('/healthz')).kmsg.wake, 'notify');
+      // SIGSTOP the daemon (our own child), overrun the buffer past where it was, SIGCONT: its
+      // reader and its notifier both get EPIPE. Six times within 10 s: the notifier gives up.
+      for (let i = 0; i < 6; i++) {
+        const at = lastKmsgSeq();
+        process.kill(pid, 'SIGSTOP');
+        try {
+          floodPast(at, `overrun ${i}`);
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const changed = await d.waitForLog((l) => l.event === 'kmsg_wake_changed', 5_000, 'the line saying the reader polls now');
+      assert.equal(changed['wake'], 'poll');
+      assert.match(String(changed['why_poll']), /the notifier failed 6 times within 10 s/);
+      const health = JSON.parse(await d.scrape('/healthz'));
+      assert.equal(health.kmsg.up, true);
+      assert.equal(health.kmsg.wake, 'poll');
+      assert.ok(d.logs.some((l) => l.event === 'kmsg_lost' && l['reason'] === 'overrun'), 'the loss is logged');
+      assert.ok(((await d.metric('oomwatch_kmsg_lost_records_total')) ?? 0) > 0, 'the loss is counted');
+      // Polling, it still reads kills.
+      const victim = await oomKill(name);
+      await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === victim, 10_000, 'the kill after the overruns');
+      assert.equal(await d.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 1), 1);
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone: the assertions say why
+      }
+      await d.stop('SIGKILL');
+      state.remove();
     }
   });
 });
