@@ -213,17 +213,17 @@ describe('oomwatch daemon refuses a bad config', () => {
   });
 });
 
-/** The SEQ of the last record in the kernel log now. */
-function lastKmsgSeq(): number {
+/** The SEQ of the oldest record in the kernel log now, and of the last. */
+function kmsgSeqs(): { oldest: number; last: number } {
   const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
   const buf = Buffer.alloc(16384);
-  let last = -1;
+  const seqs: number[] = [];
   try {
     for (;;) {
       try {
-        last = Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, null)).split(',')[1]);
+        seqs.push(Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, null)).split(',')[1]));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return last;
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return { oldest: seqs[0] ?? -1, last: seqs[seqs.length - 1] ?? -1 };
         if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
       }
     }
@@ -233,24 +233,13 @@ function lastKmsgSeq(): number {
 }
 
 /** Write ~900-byte records to /dev/kmsg until the record after `seq` is gone from the buffer. */
-function floodPast(seq: number, label: string): number {
-  let n = 0;
-  const oldest = (): number => {
-    const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-    const buf = Buffer.alloc(16384);
-    try {
-      return Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, null)).split(',')[1]);
-    } finally {
-      closeSync(fd);
-    }
-  };
-  while (oldest() <= seq + 1) {
+function floodPast(seq: number, label: string): void {
+  for (let n = 0; kmsgSeqs().oldest <= seq + 1; n++) {
     assert.ok(n < 3000, 'the buffer never overran');
     const fd = openSync('/dev/kmsg', 'w');
-    writeSync(fd, `oomwatch-test daemon ${process.pid} ${label} ${n++} ${'x'.repeat(850)}\n`);
+    writeSync(fd, `oomwatch-test daemon ${process.pid} ${label} ${n} ${'x'.repeat(850)}\n`);
     closeSync(fd);
   }
-  return n;
 }
 
 describe('oomwatch daemon stopped while the kernel log overruns', realKernel(), () => {
@@ -271,7 +260,7 @@ describe('oomwatch daemon stopped while the kernel log overruns', realKernel(), 
       // SIGSTOP the daemon (our own child), overrun the buffer past where it was, SIGCONT: its
       // reader and its notifier both get EPIPE. Six times within 10 s: the notifier gives up.
       for (let i = 0; i < 6; i++) {
-        const at = lastKmsgSeq();
+        const at = kmsgSeqs().last;
         process.kill(pid, 'SIGSTOP');
         try {
           floodPast(at, `overrun ${i}`);

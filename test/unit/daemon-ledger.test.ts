@@ -1,16 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KillLedger, type LedgerOutput } from '../../src/daemon/ledger.js';
-import type { OomKillEvent } from '../../src/oom/event.js';
+import { killEvent } from '../helpers/events.js';
 
-function kill(pid: number, victim: string | null): OomKillEvent {
-  return {
-    pid, process: 'hog', scope: 'cgroup', constraint: null, oom_cgroup: null, victim_cgroup: victim, uid: 0,
-    total_vm_kb: null, anon_rss_kb: null, file_rss_kb: null, shmem_rss_kb: null, pgtables_kb: null, oom_score_adj: null,
-    group_kill: false, trigger_process: null, seq: pid, kernel_time_us: null, unit: null, runtime: null,
-    container_id: null, pod_uid: null, pod_qos: null,
-  };
-}
+const kill = killEvent;
 const kills = (out: LedgerOutput[]) => out.flatMap((o) => (o.kind === 'kill' ? [[o.event.pid, o.event.victim_cgroup, o.attributedBy]] : []));
 const unexplained = (out: LedgerOutput[]) => out.flatMap((o) => (o.kind === 'unexplained' ? [[o.cgroup, o.count]] : []));
 

@@ -6,21 +6,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { StateJournal, readState, serializeState, stateFile, type DaemonState } from '../../src/daemon/state.js';
 import { KillLedger } from '../../src/daemon/ledger.js';
-import type { OomKillEvent } from '../../src/oom/event.js';
+import { killEvent } from '../helpers/events.js';
 import { ParseError } from '../../src/errors.js';
 
 const BOOT = 'b1d7f0c2-1111-4222-8333-944455556666';
 const cursor = (seq: number) => ({ bootId: BOOT, seq });
 const state = (seq: number, counters: Record<string, number>): DaemonState => ({ cursor: cursor(seq), ledger: { counters, pending: [] } });
 
-function kill(pid: number, victim: string | null): OomKillEvent {
-  return {
-    pid, process: 'hog', scope: 'cgroup', constraint: null, oom_cgroup: null, victim_cgroup: victim, uid: 0,
-    total_vm_kb: null, anon_rss_kb: null, file_rss_kb: null, shmem_rss_kb: null, pgtables_kb: null, oom_score_adj: null,
-    group_kill: false, trigger_process: null, seq: pid, kernel_time_us: null, unit: null, runtime: null,
-    container_id: null, pod_uid: null, pod_qos: null,
-  };
-}
+const kill = killEvent;
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'oomwatch-state-'));
