@@ -95,6 +95,11 @@ export class Daemon {
    * new files, so each poll looks for memory.current in these (usually few) and starts polling.
    */
   private readonly withoutMemory = new Set<string>();
+  /**
+   * Whether a v2 group kill's repeated kill line is explained by the kernel log (true while the
+   * reader runs), or must be taken off the cgroup's counter (no kernel log: see onSample).
+   */
+  private countsGroupKills = true;
   /** How the kernel log reader was last known to be woken (logged when it changes). */
   private kmsgWake: KmsgWakeMode | undefined;
   private readonly collectorErrors = new Map<string, string | null>();
@@ -180,6 +185,8 @@ export class Daemon {
 
     if (this.config.kmsg) await this.startKmsg(restored);
     else this.kmsgError = 'disabled in the config (kmsg: false)';
+    // Fixed for the run, so that a counter never changes meaning under the ledger.
+    this.countsGroupKills = this.reader !== null;
 
     await this.poll();
     this.timer = setInterval(() => void this.poll(), this.config.pollIntervalMs);
@@ -415,7 +422,16 @@ export class Daemon {
   }
 
   private onSample(path: string, s: MemorySample, now: number): void {
-    if (s.ownOomKills !== null) this.emit(this.ledger.onCounter(path, s.ownOomKills, now));
+    if (s.ownOomKills !== null) {
+      // A v2 group kill counts its first victim twice (FACTS.md: 4 processes, oom_kill 5). With
+      // the kernel log, the repeated kill line explains the extra increment (onRepeatedKill);
+      // without it, each group kill of the cgroup takes one off. Exact when the processes are in
+      // the cgroup that has memory.oom.group (a container's). A cgroup with memory-enabled
+      // children has no processes of its own (v2's no-internal-process rule): its own oom_kill
+      // stays 0 and nothing is taken off, and the first victim's extra count in the child stays.
+      const kills = this.countsGroupKills ? s.ownOomKills : s.ownOomKills - Math.min(s.ownGroupKills ?? 0, s.ownOomKills);
+      this.emit(this.ledger.onCounter(path, kills, now));
+    }
     if (s.max === null || s.max === 0) return;
     const ratio = s.workingSet / s.max;
     const { workingSetRatio, hysteresis } = this.config.warn;

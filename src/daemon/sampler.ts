@@ -16,6 +16,8 @@ export interface MemorySample {
   readonly events: MemoryEvents;
   /** Kills of tasks in this very cgroup: v1 memory.oom_control oom_kill, v2 memory.events.local oom_kill. */
   readonly ownOomKills: number | null;
+  /** v2 (5.17+) memory.events.local oom_group_kill: group kills of this very cgroup; null elsewhere. */
+  readonly ownGroupKills: number | null;
   readonly pressure: MemoryPressure | null;
 }
 
@@ -142,6 +144,7 @@ export class CgroupSampler {
         workingSet: Math.max(0, current - inactive),
         events: { low: null, high: null, max: parseMemoryValue(this.must('memory.failcnt'), src('memory.failcnt')), oom: null, oom_kill: oom.oom_kill, oom_group_kill: null },
         ownOomKills: oom.oom_kill,
+        ownGroupKills: null,
         pressure: null,
       };
     }
@@ -150,13 +153,15 @@ export class CgroupSampler {
     const peak = this.read('memory.peak');
     const local = this.read('memory.events.local');
     const pressure = this.read('memory.pressure');
+    const own = local === undefined ? undefined : parseMemoryEvents(local, src('memory.events.local'));
     return {
       current,
       max: parseMemoryValue(this.must('memory.max'), src('memory.max')),
       peak: peak === undefined ? null : parseMemoryValue(peak, src('memory.peak')),
       workingSet: Math.max(0, current - inactive),
       events: parseMemoryEvents(this.must('memory.events'), src('memory.events')),
-      ownOomKills: local === undefined ? null : parseMemoryEvents(local, src('memory.events.local')).oom_kill,
+      ownOomKills: own?.oom_kill ?? null,
+      ownGroupKills: own?.oom_group_kill ?? null,
       pressure: pressure === undefined ? null : parseMemoryPressure(pressure, src('memory.pressure')),
     };
   }
