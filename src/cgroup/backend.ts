@@ -74,7 +74,7 @@ export function cgroupFsError(err: unknown, op: string, cgroup: string, file: st
   return new OomwatchError('EIO', `cannot ${op} cgroup ${cgroup} (${file}): ${msg}`, { cause: err });
 }
 
-/** Read a control file; undefined when the kernel does not have it (ENOENT). */
+/** Read a file (a control file the kernel may not have, a state file not yet written); undefined on ENOENT. */
 export function readOptional(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');

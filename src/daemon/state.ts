@@ -1,6 +1,7 @@
-import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParseError, isErrno } from '../errors.js';
+import { readOptional } from '../cgroup/backend.js';
 import { parseCursor, type KmsgCursor } from '../kmsg/cursor.js';
 import type { OomKillEvent } from '../oom/event.js';
 import type { LedgerChanges, LedgerSnapshot } from './ledger.js';
@@ -85,15 +86,6 @@ function legacyStateFiles(stateDir: string): string[] {
   return [old, `${old}.next`];
 }
 
-function readIfThere(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-}
-
 /**
  * The state a journal's text holds: its first line, with every later complete line applied. A
  * last line cut short (the daemon killed in the middle of an append) is passed over: the state is
@@ -126,10 +118,10 @@ export function parseStateJournal(text: string, source: string): DaemonState {
 
 export function readState(stateDir: string): DaemonState | undefined {
   const file = stateFile(stateDir);
-  const text = readIfThere(file);
+  const text = readOptional(file);
   if (text !== undefined) return parseStateJournal(text, file);
   for (const legacy of legacyStateFiles(stateDir)) {
-    const old = readIfThere(legacy);
+    const old = readOptional(legacy);
     if (old !== undefined) return parseState(old, legacy);
   }
   return undefined;
