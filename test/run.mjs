@@ -1,19 +1,39 @@
 #!/usr/bin/env node
 // Runs the whole suite: every compiled test file of the three host tiers (unit, fixture, real
 // kernel) in one `node --test` run, one file at a time because the real-kernel files share one
-// kernel log and one cgroup tree; then the cgroup v2 suite in a qemu VM (test/vm/run).
+// kernel log and one cgroup tree; then the part that runs on Node 24 (below); then the cgroup v2
+// suite in a qemu VM (test/vm/run).
 // Node 20's `node --test` takes no glob, so the files are listed here.
-// Usage: node test/run.mjs [--no-vm] [--only-vm] [tier...]   (tiers: unit fixture real)
+// Usage: node test/run.mjs [--no-vm] [--only-vm] [part...]
+//   parts: unit fixture real (on the node running this script) and node24; default: all four.
 import { readdirSync, existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const top = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith('--')));
-const tiers = args.filter((a) => !a.startsWith('--'));
-const selected = tiers.length > 0 ? tiers : ['unit', 'fixture', 'real'];
+const parts = args.filter((a) => !a.startsWith('--'));
+const TIERS = ['unit', 'fixture', 'real'];
+for (const p of parts) {
+  if (![...TIERS, 'node24'].includes(p)) {
+    console.error(`test/run.mjs: unknown part ${p}: use unit, fixture, real or node24`);
+    process.exit(2);
+  }
+}
+const selected = parts.length > 0 ? parts : [...TIERS, 'node24'];
+
+/**
+ * Node 24, the newer of the two supported LTS lines, from the npm registry's node-linux-<arch>
+ * package: `bash scripts/install-deps --test` puts it here. On it run the unit and fixture tiers,
+ * the kernel log reader's real test (woken by the kernel through pipe_wrap, an internal binding)
+ * and the real daemon seeing a real kill. Its directory comes first on PATH and OOMWATCH_TEST_NODE
+ * names it, so test/real/daemon-runtime.test.ts checks that the daemon the tests start is this
+ * binary.
+ */
+const NODE24 = join(top, '.cache', 'node', '24', 'bin', 'node');
+const NODE24_REAL = ['kmsg-reader.test.js', 'daemon-runtime.test.js', 'daemon-v1.test.js'];
 
 function walk(dir) {
   if (!existsSync(dir)) return [];
@@ -22,18 +42,43 @@ function walk(dir) {
   );
 }
 
-let status = 0;
-if (!flags.has('--only-vm')) {
-  const files = selected.flatMap((tier) => walk(join(top, 'dist', 'test', tier)).sort());
+const tierFiles = (tier) => walk(join(top, 'dist', 'test', tier)).sort();
+
+/** `node --test` on these files, one at a time; returns its exit status. */
+function runTests(node, files, env = process.env) {
   if (files.length === 0) {
     console.error('test/run.mjs: no compiled tests under dist/test: run `npm run build` first');
     process.exit(1);
   }
-  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {
-    stdio: 'inherit',
-    cwd: top,
-  });
-  status = r.status ?? 1;
+  const r = spawnSync(node, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: top, env });
+  return r.status ?? 1;
+}
+
+let status = 0;
+if (!flags.has('--only-vm')) {
+  const tiers = selected.filter((p) => TIERS.includes(p));
+  if (tiers.length > 0) status = runTests(process.execPath, tiers.flatMap(tierFiles));
+
+  if (selected.includes('node24')) {
+    const v = spawnSync(NODE24, ['--version'], { encoding: 'utf8' });
+    const version = v.status === 0 ? v.stdout.trim() : undefined;
+    if (version === undefined || !version.startsWith('v24.')) {
+      const why = `no Node 24 at ${relative(top, NODE24)} (${version ?? v.error?.message ?? v.stderr.trim()}): run \`bash scripts/install-deps --test\``;
+      // Like a privileged test: CI must run it, elsewhere it may be skipped, loudly.
+      if (process.env['CI'] === 'true') {
+        console.error(`test/run.mjs: ${why}`);
+        status = status || 1;
+      } else {
+        console.error(`test/run.mjs: SKIPPED the Node 24 part: ${why}`);
+      }
+    } else {
+      const files = [...tierFiles('unit'), ...tierFiles('fixture'), ...NODE24_REAL.map((f) => join(top, 'dist', 'test', 'real', f))];
+      console.log(`test/run.mjs: on Node ${version} (${relative(top, NODE24)}): the unit and fixture tiers, ${NODE24_REAL.map((f) => `real/${f}`).join(', ')}`);
+      const env = { ...process.env, PATH: `${dirname(NODE24)}:${process.env['PATH'] ?? ''}`, OOMWATCH_TEST_NODE: NODE24 };
+      const s = runTests(NODE24, files, env);
+      status = status || s;
+    }
+  }
 }
 if (!flags.has('--no-vm') && existsSync(join(top, 'test', 'vm', 'run'))) {
   const r = spawnSync('bash', [join(top, 'test', 'vm', 'run')], { stdio: 'inherit', cwd: top });
