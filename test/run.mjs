@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs the whole suite: every compiled test file of the three host tiers (unit, fixture, real
-// kernel) in one `node --test` run, one file at a time because the real-kernel files share one
-// kernel log and one cgroup tree; then the part that runs on Node 24 (below); then the cgroup v2
-// suite in a qemu VM (test/vm/run).
+// kernel) in one `node --test` run on the node running this script, one file at a time because the
+// real-kernel files share one kernel log and one cgroup tree; then the part that runs on Node 24
+// (below); then the cgroup v2 suite in a qemu VM (test/vm/run).
 // Node 20's `node --test` takes no glob, so the files are listed here.
 // Usage: node test/run.mjs [--no-vm] [--only-vm] [part...]
 //   parts: unit fixture real (on the node running this script) and node24; default: all four.
@@ -27,10 +27,10 @@ const selected = parts.length > 0 ? parts : [...TIERS, 'node24'];
 /**
  * Node 24, the newer of the two supported LTS lines, from the npm registry's node-linux-<arch>
  * package: `bash scripts/install-deps --test` puts it here. On it run the unit and fixture tiers,
- * the kernel log reader's real test (woken by the kernel through pipe_wrap, an internal binding)
- * and the real daemon seeing a real kill. Its directory comes first on PATH and OOMWATCH_TEST_NODE
- * names it, so test/real/daemon-runtime.test.ts checks that the daemon the tests start is this
- * binary.
+ * the kernel log reader's real test (woken by the kernel through pipe_wrap, an internal binding
+ * of Node's), and the real daemon's: daemon-runtime (the daemon is this binary, woken by the
+ * kernel, and counts a real kill) and daemon-v1 (kills, a storm, restarts, overruns, reloads).
+ * Its directory comes first on PATH and OOMWATCH_TEST_NODE names it, for daemon-runtime's checks.
  */
 const NODE24 = join(top, '.cache', 'node', '24', 'bin', 'node');
 const NODE24_REAL = ['kmsg-reader.test.js', 'daemon-runtime.test.js', 'daemon-v1.test.js'];
