@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TOP } from '../helpers/cli.js';
 import { requireTools, startPromStack, PROMTOOL, PROMETHEUS, ALERTMANAGER, type PromStack } from '../helpers/promstack.js';
+import { until } from '../helpers/until.js';
 
 const PROM_DIR = join(TOP, 'deploy', 'prometheus');
 const RULES = join(PROM_DIR, 'oomwatch-rules.yml');
@@ -137,8 +138,9 @@ describe('deploy/prometheus/oomwatch-rules.yml in a real Prometheus', { timeout:
 
   test('loads, and every alert has a summary, a description and a runbook', async (t) => {
     if (!requireTools(t, PROMETHEUS, ALERTMANAGER)) return;
-    stack = await startPromStack({ job: 'self', ruleFiles: [{ path: RULES }] });
-    const res = await fetch(`${stack.prometheusUrl}/api/v1/rules?type=alert`, { signal: AbortSignal.timeout(5000) });
+    const s = await startPromStack({ job: 'self', ruleFiles: [{ path: RULES }] });
+    stack = s;
+    const res = await fetch(`${s.prometheusUrl}/api/v1/rules?type=alert`, { signal: AbortSignal.timeout(5000) });
     const body = (await res.json()) as {
       data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; annotations: Record<string, string> }> }> };
     };
@@ -161,15 +163,16 @@ describe('deploy/prometheus/oomwatch-rules.yml in a real Prometheus', { timeout:
     }
     // Evaluated without errors: every rule's health turns "ok" (it is "unknown" before the first
     // evaluation, "err" when the expression fails). No oomwatch here, so nothing fires.
-    const deadline = Date.now() + 30_000;
-    let health: string[] = [];
-    while (Date.now() < deadline) {
-      const again = (await (await fetch(`${stack.prometheusUrl}/api/v1/rules?type=alert`)).json()) as typeof body;
-      health = again.data.groups.flatMap((g) => g.rules.map((r) => `${r.name}=${r.health}`));
-      if (health.every((h) => h.endsWith('=ok'))) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.ok(health.length === 9 && health.every((h) => h.endsWith('=ok')), health.join(' '));
-    assert.deepEqual(await stack.query('ALERTS'), [], 'nothing fires without oomwatch series');
+    const health = await until(
+      'every rule evaluated without errors',
+      async () => {
+        const again = (await (await fetch(`${s.prometheusUrl}/api/v1/rules?type=alert`)).json()) as typeof body;
+        return again.data.groups.flatMap((g) => g.rules.map((r) => `${r.name}=${r.health}`));
+      },
+      (h) => h.every((x) => x.endsWith('=ok')),
+      { timeoutMs: 30_000, everyMs: 250 },
+    );
+    assert.equal(health.length, 9, health.join(' '));
+    assert.deepEqual(await s.query('ALERTS'), [], 'nothing fires without oomwatch series');
   });
 });

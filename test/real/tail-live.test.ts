@@ -41,7 +41,8 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
       await table.until(`the row for pid ${pid}`, () => table.stdout.some((l) => l.split(/\s+/)[1] === String(pid)));
       // The kernel rate-limits OOM report headers and summaries host-wide (10 per 5 s, mm/oom_kill.c
       // oom_rs) and other tests on this machine cause OOMs too: then this kill came without the
-      // report that names its cgroup (a header-less kill, still printed). Try again after the window.
+      // report that names its cgroup (a header-less kill, still printed). Try again after the window:
+      // a fixed wait, as nothing tells when the kernel's window ends.
       if (json.eventsFor(pid)[0]?.constraint !== null || attempt === 4) break;
       await new Promise((r) => setTimeout(r, 5500));
     }
