@@ -20,8 +20,9 @@ import { until } from '../helpers/until.js';
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'oomwatch');
 
 /**
- * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (FACTS.md: this works
- * on Node 20), one record per read into an 8 KiB buffer. EPIPE (other tests flooding the log
+ * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (on Node 20 that works,
+ * with a latency of about the period, where a read stream holds a thread blocked in read() and
+ * fs.watch never fires for kernel records), one record per read into an 8 KiB buffer. EPIPE (other tests flooding the log
  * overran us) is counted and reading goes on, where `cat /dev/kmsg` would stop.
  */
 function startReader(): { text: () => string; overruns: () => number; stop: () => void } {
