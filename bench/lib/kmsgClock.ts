@@ -1,6 +1,8 @@
 /**
  * Markers written to /dev/kmsg, and the kernel clock calibrated against CLOCK_MONOTONIC with them
- * (FACTS: the kmsg timestamp runs ≈ 1.4 ms ahead of CLOCK_MONOTONIC here). Shared by
+ * (the kmsg timestamp, the kernel's local clock, ran ≈ 1.4 ms ahead of CLOCK_MONOTONIC on the
+ * machine these benchmarks were written on: a latency taken from a record's timestamp must be
+ * corrected by the offset measured with a marker). Shared by
  * bench/kmsg-reader-latency.ts and bench/daemon.ts. Needs root (reading /dev/kmsg needs CAP_SYSLOG).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';

@@ -1,4 +1,4 @@
-import type { Metric, Registry } from 'prom-client';
+import { Registry, type Metric } from 'prom-client';
 
 /** Prometheus text format label value escaping (backslash, newline, double quote), as prom-client does. */
 function escapeLabelValue(v: string): string {
@@ -22,6 +22,14 @@ interface Row<L extends string> {
  * on every scrape (plus a cache miss per series in its shared-label cache): with 10,000 cgroups
  * that made a scrape cost hundreds of ms (bench/README.md). The output is the same text.
  *
+ * The adapter: prom-client 15 has no documented way to hand a Registry text it need not format (a
+ * Gauge's collect() still has every label formatted on every scrape). Its Registry renders any
+ * registered object that has `name`, `help`, `type` and `get()`, and prefers an undocumented
+ * `getForPromString()` when there is one, printing each value's `metricName` as given followed by
+ * its labels. This class is the only place that relies on that; test/unit/collectors-seriesTable
+ * fails when prom-client stops calling the hook or renders it differently from a Gauge. It needs a
+ * registry without default labels (they would be printed after the head as a second label set).
+ *
  * The value is whatever the kernel says: for a counter family it is the kernel's own counter (a
  * new cgroup under an old name starts again from its value, as a counter reset).
  */
@@ -36,8 +44,12 @@ export class SeriesTable<L extends string> {
     this.name = opts.name;
     this.help = opts.help;
     this.type = opts.type;
-    // prom-client renders any registered object with name, type and get()/getForPromString().
-    for (const r of opts.registers) r.registerMetric(this as unknown as Metric);
+    for (const r of opts.registers) {
+      // The preformatted heads are Prometheus text format: an OpenMetrics registry would append
+      // `_total` to a counter's head after its labels.
+      if (r.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) throw new TypeError(`${this.name}: SeriesTable renders only for ${Registry.PROMETHEUS_CONTENT_TYPE}, not ${r.contentType}`);
+      r.registerMetric(this as unknown as Metric);
+    }
   }
 
   /** Set the series `id` (the caller's key for this label set) to `value`. */
@@ -48,7 +60,8 @@ export class SeriesTable<L extends string> {
       return;
     }
     const parts = Object.entries<string>(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
-    this.rows.set(id, { labels: { ...labels }, head: `${this.name}{${parts.join(',')}}`, value });
+    const head = parts.length === 0 ? this.name : `${this.name}{${parts.join(',')}}`;
+    this.rows.set(id, { labels: { ...labels }, head, value });
   }
 
   remove(id: string): void {

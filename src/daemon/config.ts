@@ -164,6 +164,14 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
   return { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, kmsg };
 }
 
+/**
+ * How many alias expansions a config may make, counted the way the yaml package counts them (each
+ * use of an anchor, times the aliases nested inside it). Nine anchors of nine aliases each (a
+ * "billion laughs") would stand for 9^9 values, and printing one of them in an error message would
+ * exhaust the heap; a config that shares one block of limits among many cgroups stays far below.
+ */
+export const MAX_ALIAS_COUNT = 1000;
+
 /** Parse a config file's text (YAML; JSON is YAML too). Pure. */
 export function parseConfig(text: string, source: string, base?: DaemonConfig): DaemonConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -172,7 +180,18 @@ export function parseConfig(text: string, source: string, base?: DaemonConfig): 
     const pos = e?.linePos?.[0];
     throw new ConfigError(`${source}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${e?.message.split('\n')[0] ?? 'unknown error'}`);
   }
-  return validateConfig(doc.toJS(), source, base);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml throws a ReferenceError when an alias cannot be resolved or expands too far.
+    if (!(err instanceof ReferenceError)) throw err;
+    throw new ConfigError(
+      `${source}: YAML aliases (*name) expand too far or cannot be resolved (at most ${MAX_ALIAS_COUNT} expansions): ${err.message}; write the values out or use fewer aliases`,
+      { cause: err },
+    );
+  }
+  return validateConfig(raw, source, base);
 }
 
 export function loadConfig(file: string, base?: DaemonConfig): DaemonConfig {

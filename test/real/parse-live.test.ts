@@ -15,13 +15,14 @@ import { fileURLToPath } from 'node:url';
 import { realKernel } from '../helpers/privileged.js';
 import { exited, makeV1Cgroup, oomControl, spawnInCgroup } from '../helpers/v1cgroup.js';
 import type { OomKillEvent } from '../../src/oom/event.js';
+import { until } from '../helpers/until.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'oomwatch');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (FACTS.md: this works
- * on Node 20), one record per read into an 8 KiB buffer. EPIPE (other tests flooding the log
+ * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (on Node 20 that works,
+ * with a latency of about the period, where a read stream holds a thread blocked in read() and
+ * fs.watch never fires for kernel records), one record per read into an 8 KiB buffer. EPIPE (other tests flooding the log
  * overran us) is counted and reading goes on, where `cat /dev/kmsg` would stop.
  */
 function startReader(): { text: () => string; overruns: () => number; stop: () => void } {
@@ -77,7 +78,6 @@ test('parse finds a real OOM kill in raw /dev/kmsg records and in dmesg -x, with
   const reader = startReader();
   const forgedPid = 3_999_000 + (process.pid % 1000);
   try {
-    await sleep(300);
     const hog = spawnInCgroup(cg.dir, [exe, 'if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1']);
     const done = await exited(hog);
     assert.equal(done.signal, 'SIGKILL');
@@ -85,7 +85,8 @@ test('parse finds a real OOM kill in raw /dev/kmsg records and in dmesg -x, with
     const dmesg = spawnSync('dmesg', ['-x'], { encoding: 'utf8', maxBuffer: 64 << 20 });
     // Root forges a kill line (a fresh open per write: /dev/kmsg writes are rate-limited per file).
     writeFileSync('/dev/kmsg', `Memory cgroup out of memory: Killed process ${forgedPid} (forged) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0\n`);
-    await sleep(300);
+    // The forged line comes after the kill's records: once the reader has it, it has them too.
+    await until('the reader to read the kill and the forged line', () => reader.text(), (t) => t.includes(`Killed process ${hog.pid} `) && t.includes(`Killed process ${forgedPid} `));
     assert.equal(oomControl(cg.dir)['oom_kill'], 1);
     const raw = reader.text();
 

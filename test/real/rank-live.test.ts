@@ -5,20 +5,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realKernel } from '../helpers/privileged.js';
 import { exited, makeV1Cgroup, spawnInCgroup } from '../helpers/v1cgroup.js';
+import { until } from '../helpers/until.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'oomwatch');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Ranked {
   pid: number;
   rank: number | null;
   cgroup: string;
   rss_kb: number;
+}
+
+/** VmRSS of a process in KiB (0 when it has none yet), from /proc/PID/status. */
+function rssKb(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+function comm(pid: number): string {
+  return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 }
 
 test('rank lists exactly the cgroup subtree in OOM-killer order, and the kernel kills rank 1', realKernel(), async () => {
@@ -30,7 +39,12 @@ test('rank lists exactly the cgroup subtree in OOM-killer order, and the kernel 
     const holder = spawnInCgroup(cg.dir, ['python3', '-c', 'import time; b = bytearray(16 << 20); time.sleep(60)']);
     const middle = spawnInCgroup(cg.dir, ['sleep', '60']);
     const plain = spawnInCgroup(cg.dir, ['sleep', '60']);
-    await sleep(800);
+    // Ranked as they will be: the holder has touched its 16M, the shells have exec-ed sleep.
+    await until(
+      'the holder to hold 16M and the sleepers to run',
+      () => [rssKb(holder.pid as number), comm(middle.pid as number), comm(plain.pid as number)] as const,
+      ([rss, a, b]) => rss > 16 * 1024 && a === 'sleep' && b === 'sleep',
+    );
     writeFileSync(`/proc/${holder.pid}/oom_score_adj`, '1000');
     writeFileSync(`/proc/${middle.pid}/oom_score_adj`, '300');
     const r = spawnSync(process.execPath, [BIN, 'rank', '--json', cg.name], { encoding: 'utf8' });

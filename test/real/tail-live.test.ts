@@ -41,7 +41,8 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
       await table.until(`the row for pid ${pid}`, () => table.stdout.some((l) => l.split(/\s+/)[1] === String(pid)));
       // The kernel rate-limits OOM report headers and summaries host-wide (10 per 5 s, mm/oom_kill.c
       // oom_rs) and other tests on this machine cause OOMs too: then this kill came without the
-      // report that names its cgroup (a header-less kill, still printed). Try again after the window.
+      // report that names its cgroup (a header-less kill, still printed). Try again after the window:
+      // a fixed wait, as nothing tells when the kernel's window ends.
       if (json.eventsFor(pid)[0]?.constraint !== null || attempt === 4) break;
       await new Promise((r) => setTimeout(r, 5500));
     }
@@ -85,7 +86,8 @@ test('tail without root: a clear error and exit 1', realKernel(), async (t) => {
     t.skip('kernel.dmesg_restrict=0: unprivileged users may read the kernel log here');
     return;
   }
-  // As nobody (uid 65534): kernel.dmesg_restrict=1 here (FACTS.md), so /dev/kmsg refuses it.
+  // As nobody (uid 65534): with kernel.dmesg_restrict=1 (checked above) /dev/kmsg needs CAP_SYSLOG,
+  // so it refuses nobody.
   const tail = startTail(['--json'], { uid: 65534, gid: 65534 });
   try {
     const r = await tail.exited;

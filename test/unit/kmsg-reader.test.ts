@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openKmsgReader, type KmsgEvent } from '../../src/kmsg/reader.js';
 import { OomwatchError, ParseError } from '../../src/errors.js';
+import { until } from '../helpers/until.js';
 
 const BOOT = '0b9f6d3e-1c2a-4f5b-8e7d-6a5b4c3d2e1f';
 
@@ -27,14 +28,6 @@ function fixture(t: { after: (fn: () => void) => void }): { proc: string; fifo: 
   const r = spawnSync('mkfifo', [fifo]);
   assert.equal(r.status, 0, `mkfifo failed: ${r.stderr}`);
   return { proc, fifo };
-}
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function fdsPointingAt(path: string): number {
@@ -125,6 +118,7 @@ test('pause() stops reading until resume(); setPollInterval() applies while runn
   t.after(() => closeSync(w));
   await reader.pause();
   writeSync(w, '6,1,1,-;while paused\n');
+  // A fixed wait is the point: nothing may be delivered within it while paused.
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(events.length, 0, 'a paused reader delivered a record');
   reader.resume();

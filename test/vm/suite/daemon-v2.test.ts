@@ -11,19 +11,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, sumMetric as sum, tempDir, type DaemonProcess, type Sample } from '../../helpers/daemon.js';
+import { until as waitUntil } from '../../helpers/until.js';
 import { CGROUP2, HOG, cgKeyed, exited, guest, killAll, makeCg, removeTree, spawnIn, spawnSleeper } from '../guest.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(d: DaemonProcess, what: string, cond: (s: Sample[]) => boolean, timeoutMs = 30_000): Promise<Sample[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await d.samples();
-    if (cond(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; daemon stderr: ${d.stderr.join('\n')}`);
-    await sleep(100);
-  }
+/** Scrape until `cond` holds for the samples (the shared until(): fails naming `what` and the last scrape). */
+function until(d: DaemonProcess, what: string, cond: (s: Sample[]) => boolean, timeoutMs = 30_000): Promise<Sample[]> {
+  return waitUntil(what, () => d.samples(), cond, { timeoutMs, everyMs: 100 });
 }
 
 test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a group kill, a discovered cgroup\'s system OOM', guest(), async (t) => {
@@ -121,7 +117,7 @@ test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a g
       mkdirSync(join(CGROUP2, 'd2-late', 'child'));
       assert.equal(existsSync(join(CGROUP2, 'd2-late', 'child', 'memory.current')), false);
       await until(d, 'the parent to be polled', (x) => sum(x, 'oomwatch_cgroup_memory_usage_bytes', { cgroup: '/d2-late' }) !== undefined);
-      await sleep(2500); // two polls: the child was seen and passed over
+      await sleep(2500); // a fixed wait is the point: within two polls the child is seen and passed over
       assert.equal(sum(await d.samples(), 'oomwatch_cgroup_memory_usage_bytes', { cgroup: '/d2-late/child' }), undefined);
       writeFileSync(join(CGROUP2, 'd2-late', 'cgroup.subtree_control'), '+memory');
       await until(d, 'the child to be polled', (x) => sum(x, 'oomwatch_cgroup_memory_usage_bytes', { cgroup: '/d2-late/child' }) !== undefined);
