@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { detectLayout } from '../cgroup/mode.js';
 import { OomwatchError, UsageError, isErrno } from '../errors.js';
-import { rankCandidates, type Candidate, type RankedCandidate } from '../oom/rank.js';
-import { listCgroupPids, listProcPids, readCandidate } from '../proc/candidates.js';
+import { rankCandidates, type RankedCandidate } from '../oom/rank.js';
+import { listCgroupPids, listProcPids, readCandidate, type Candidate } from '../proc/candidates.js';
 import { readMemTotals } from '../proc/meminfo.js';
 import { action, printJson, rootsOf } from './common.js';
 
