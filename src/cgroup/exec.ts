@@ -4,8 +4,10 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import type { Writable } from 'node:stream';
-import { CommandNotFoundError, isErrno } from '../errors.js';
+import { CommandNotFoundError, UsageError, isErrno } from '../errors.js';
 import type { MemoryBackend } from './backend.js';
+import { createWithLimits, removeCreated } from './create.js';
+import type { LimitsSpec } from './limits.js';
 
 export interface ExecResult {
   /** The exit status oomwatch should exit with: the child's code, or 128 + signal number. */
@@ -45,6 +47,31 @@ export function resolveCommand(command: string, searchPath: string): string {
   }
   const where = command.includes('/') ? 'no such file' : 'command not found';
   throw new CommandNotFoundError(command, 127, `cgroup exec: ${command === '' ? '""' : command}: ${where}`);
+}
+
+/**
+ * `cgroup exec` from start to end: find the command on `searchPath`, create the cgroup (and
+ * missing ancestors) with `spec`, run the command in it. A command that cannot be found fails
+ * before anything is created. If the command cannot be started in the cgroup, the cgroups this
+ * call created are removed again; a cgroup that existed before stays, with the limits applied.
+ */
+export async function runInCgroup(
+  backend: MemoryBackend,
+  path: string,
+  spec: LimitsSpec,
+  argv: readonly string[],
+  searchPath: string,
+): Promise<ExecResult> {
+  const command = argv[0];
+  if (command === undefined) throw new UsageError('exec: no command given; usage: oomwatch cgroup exec NAME [limits] -- CMD [ARGS...]');
+  resolveCommand(command, searchPath);
+  const { created } = createWithLimits(backend, path, spec);
+  try {
+    return await execInCgroup(backend, path, argv);
+  } catch (err) {
+    removeCreated(backend, created);
+    throw err;
+  }
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGINT', 'SIGQUIT'];

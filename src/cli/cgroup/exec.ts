@@ -1,9 +1,8 @@
 import type { Command, ParseOptionsResult } from 'commander';
 import { UsageError } from '../../errors.js';
-import { execInCgroup, resolveCommand } from '../../cgroup/exec.js';
+import { runInCgroup } from '../../cgroup/exec.js';
 import { formatBytes } from '../../cgroup/size.js';
 import { action } from '../common.js';
-import { createWithLimits, removeCreated } from '../../cgroup/create.js';
 import { SIZES_HELP, addLimitOptions, addParentOption, specFrom, target, type LimitOptions } from './options.js';
 
 /** A word as a shell reads it back: bare when it is plain, else in single quotes. */
@@ -61,20 +60,8 @@ Examples:
           const fixed = ['oomwatch', 'cgroup', 'exec', name, ...stray.ownOptions, '--', ...argv].map(shellWord).join(' ');
           throw new UsageError(`cgroup exec: unknown option '${stray.flag}' — put -- before the command: ${fixed}`);
         }
-        const command = argv[0];
-        if (command === undefined) throw new UsageError('exec: no command given; usage: oomwatch cgroup exec NAME [limits] -- CMD [ARGS...]');
         const { backend, path } = target(name, opts, c);
-        // Look the command up first: a typo then leaves no cgroup behind.
-        resolveCommand(command, process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin');
-        const { created } = createWithLimits(backend, path, specFrom(opts, c));
-        let r;
-        try {
-          r = await execInCgroup(backend, path, argv);
-        } catch (err) {
-          // The command never ran: the cgroups made for it go; a cgroup that was there stays.
-          removeCreated(backend, created);
-          throw err;
-        }
+        const r = await runInCgroup(backend, path, specFrom(opts, c), argv, process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin');
         if (r.killedByOom || r.oomKills > 0) {
           let limit = 'no limit';
           try {
@@ -83,7 +70,7 @@ Examples:
           } catch {
             // The cgroup vanished after the command ended; the kill itself is still worth reporting.
           }
-          const who = r.killedByOom ? `${command} (pid ${r.pid}) was killed` : `${r.oomKills} process(es) were killed`;
+          const who = r.killedByOom ? `${argv[0] ?? ''} (pid ${r.pid}) was killed` : `${r.oomKills} process(es) were killed`;
           process.stderr.write(`oomwatch: ${who} by the kernel's OOM killer in cgroup ${path} (${limit}, cgroup v${backend.version})\n`);
         }
         return r.killedByOom ? 137 : r.status;
