@@ -9,9 +9,9 @@ const CONTROL_FILE = /^(cgroup|memory|cpu|cpuacct|cpuset|io|blkio|pids|hugetlb|r
 const V1_FILES = new Set(['tasks', 'notify_on_release', 'release_agent']);
 
 /**
- * NAME_MAX (include/uapi/linux/limits.h): the most bytes one path component may have. cgroupfs
- * itself does not enforce it on every kernel, but a longer directory name breaks every tool that
- * walks the tree with ordinary file APIs, so it is refused here.
+ * NAME_MAX (include/uapi/linux/limits.h): the most bytes of one path component. cgroupfs does not
+ * enforce it on every kernel (mkdir of a 256-byte name succeeds on some), but programs size their
+ * buffers for a directory entry by it (struct dirent's d_name[256]), so a longer name is refused.
  */
 export const NAME_MAX = 255;
 
