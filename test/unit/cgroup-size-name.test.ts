@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { parseSize, formatBytes, formatKb } from '../../src/cgroup/size.js';
 import { cgroupPath, ancestors } from '../../src/cgroup/name.js';
 import { UsageError } from '../../src/errors.js';
+import { tableRow } from '../../src/cli/killOutput.js';
+import { killEvent } from '../helpers/events.js';
 
 test('sizes: binary suffixes, fractions, bytes and max', () => {
   assert.equal(parseSize('64M'), 64 * 2 ** 20);
@@ -35,6 +37,12 @@ test('formatBytes: one decimal and the suffixes --memory takes, so a printed siz
   assert.equal(formatBytes(null), '-');
   assert.equal(formatBytes(Infinity), 'max');
   for (const n of [1024, 64 * 2 ** 20, 1.5 * 2 ** 30]) assert.equal(parseSize(formatBytes(n)), n);
+});
+
+test('the kill table of parse and tail shows RSS in the same format', () => {
+  const row = (kb: number) => tableRow({ ...killEvent(7, '/a'), anon_rss_kb: kb, file_rss_kb: 0, shmem_rss_kb: 0 });
+  assert.match(row(512), / 512\.0K  /);
+  assert.match(row(66_960), / 65\.4M  /);
 });
 
 test('formatKb: /proc kB counts in the same format', () => {
