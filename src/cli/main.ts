@@ -16,7 +16,7 @@ Exit codes (the same rule for every subcommand):
   126  (cgroup exec) the command is not executable
   127  (cgroup exec) the command was not found
   137  (cgroup exec) the command was killed by the kernel's OOM killer
-  other (cgroup exec) the command's own exit status (128+N: killed by signal N)
+  else (cgroup exec) the command's own exit status (128+N: killed by signal N)
 
 Every path oomwatch touches can be moved with the global options, so it can be
 pointed at a fixture tree or a container's view of the host.`;
