@@ -1,8 +1,13 @@
 import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import type { Writable } from 'node:stream';
+import { CommandNotFoundError, UsageError, isErrno } from '../errors.js';
 import type { MemoryBackend } from './backend.js';
+import { createWithLimits, removeCreated } from './create.js';
+import type { LimitsSpec } from './limits.js';
 
 export interface ExecResult {
   /** The exit status oomwatch should exit with: the child's code, or 128 + signal number. */
@@ -13,6 +18,60 @@ export interface ExecResult {
   oomKills: number;
   /** True when the command itself died of SIGKILL and the cgroup's oom_kill counter rose meanwhile. */
   killedByOom: boolean;
+}
+
+/**
+ * Find the file `command` names, as execvp(3) and the shell do: a name with a slash is a path,
+ * any other is looked for in each directory of `searchPath` (PATH; an empty entry is the current
+ * directory). Throws CommandNotFoundError with the shell's statuses: 127 when there is no such
+ * file, 126 when there is one but it is not an executable file.
+ */
+export function resolveCommand(command: string, searchPath: string): string {
+  const candidates = command.includes('/') ? [command] : searchPath.split(':').map((d) => join(d === '' ? '.' : d, command));
+  let notExecutable: string | undefined;
+  for (const file of candidates) {
+    if (command === '') break;
+    try {
+      if (statSync(file).isFile()) {
+        accessSync(file, fsConstants.X_OK);
+        return file;
+      }
+      notExecutable ??= file;
+    } catch (err) {
+      if (isErrno(err, 'EACCES', 'EPERM')) notExecutable ??= file;
+      else if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+    }
+  }
+  if (notExecutable !== undefined) {
+    throw new CommandNotFoundError(command, 126, `cgroup exec: ${command}: permission denied (${notExecutable} is not an executable file)`);
+  }
+  const where = command.includes('/') ? 'no such file' : 'command not found';
+  throw new CommandNotFoundError(command, 127, `cgroup exec: ${command === '' ? '""' : command}: ${where}`);
+}
+
+/**
+ * `cgroup exec` from start to end: find the command on `searchPath`, create the cgroup (and
+ * missing ancestors) with `spec`, run the command in it. A command that cannot be found fails
+ * before anything is created. If the command cannot be started in the cgroup, the cgroups this
+ * call created are removed again; a cgroup that existed before stays, with the limits applied.
+ */
+export async function runInCgroup(
+  backend: MemoryBackend,
+  path: string,
+  spec: LimitsSpec,
+  argv: readonly string[],
+  searchPath: string,
+): Promise<ExecResult> {
+  const command = argv[0];
+  if (command === undefined) throw new UsageError('exec: no command given; usage: oomwatch cgroup exec NAME [limits] -- CMD [ARGS...]');
+  resolveCommand(command, searchPath);
+  const { created } = createWithLimits(backend, path, spec);
+  try {
+    return await execInCgroup(backend, path, argv);
+  } catch (err) {
+    removeCreated(backend, created);
+    throw err;
+  }
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGINT', 'SIGQUIT'];

@@ -9,11 +9,19 @@ const CONTROL_FILE = /^(cgroup|memory|cpu|cpuacct|cpuset|io|blkio|pids|hugetlb|r
 const V1_FILES = new Set(['tasks', 'notify_on_release', 'release_agent']);
 
 /**
+ * NAME_MAX (include/uapi/linux/limits.h): the most bytes of one path component. cgroupfs does not
+ * enforce it on every kernel (mkdir of a 256-byte name succeeds on some), but programs size their
+ * buffers for a directory entry by it (struct dirent's d_name[256]), so a longer name is refused.
+ */
+export const NAME_MAX = 255;
+
+/**
  * Normalize and validate a cgroup NAME given on the command line: a path relative to the memory
  * hierarchy's root (`batch/worker-1`); one leading `/` is accepted, so a path copied from a kernel
  * report (`/batch/worker-1`) works. Returns the canonical kernel form with a leading slash
  * (`/batch/worker-1`), or `/` for the root when `allowRoot`.
- * Refuses anything that could leave the hierarchy or name a control file (exit 2, nothing written).
+ * Refuses anything that could leave the hierarchy, name a control file or have a component longer
+ * than NAME_MAX bytes (exit 2, nothing written).
  */
 export function cgroupPath(name: string, opts: { parent?: string; allowRoot?: boolean } = {}): string {
   const parts = [...segments(opts.parent ?? '', '--parent'), ...segments(name, 'NAME')];
@@ -35,6 +43,11 @@ function segments(raw: string, what: string): string[] {
     }
     if (CONTROL_FILE.test(seg) || V1_FILES.has(seg)) {
       throw new UsageError(`${what} ${JSON.stringify(raw)}: ${JSON.stringify(seg)} is the name of a cgroup control file, not a cgroup`);
+    }
+    const bytes = Buffer.byteLength(seg, 'utf8');
+    if (bytes > NAME_MAX) {
+      const which = seg === raw ? `${what} ${JSON.stringify(raw)}` : `${what} ${JSON.stringify(raw)}: the component ${JSON.stringify(seg)}`;
+      throw new UsageError(`${which} is ${bytes} bytes; a cgroup name component may have at most ${NAME_MAX} bytes (NAME_MAX, counted in UTF-8)`);
     }
     out.push(seg);
   }

@@ -24,16 +24,28 @@ export function parseSize(text: string, what = 'size'): Size {
   return bytes;
 }
 
-/** Human form of a byte count for tables: `64.0 MiB`. */
+const SUFFIXES = ['B', 'K', 'M', 'G', 'T', 'P'];
+
+/**
+ * A byte count as every table and message of the CLI shows it: binary units with one decimal
+ * (`4.0K`, `64.0M`, `1.5G`), whole bytes below 1K (`512B`). The suffixes mean what they mean in
+ * the sizes the CLI accepts (K = 1024), so a printed size can be given back as a flag.
+ * `-` for a value that is not there, `max` for unlimited.
+ */
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '-';
   if (!Number.isFinite(n)) return 'max';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let v = n;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  // Round before choosing the unit, so 1048575 bytes read 1.0M and not 1024.0K.
+  while (i < SUFFIXES.length - 1 && (i === 0 ? v >= 1024 : Number(v.toFixed(1)) >= 1024)) {
     v /= 1024;
     i++;
   }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+  return i === 0 ? `${v}B` : `${v.toFixed(1)}${SUFFIXES[i] as string}`;
+}
+
+/** The same for a count of kB, as /proc/<pid>/status and /proc/meminfo give them. */
+export function formatKb(kb: number): string {
+  return formatBytes(kb * 1024);
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OomwatchError, isErrno } from '../errors.js';
+import { CommandNotFoundError, OomwatchError, isErrno } from '../errors.js';
 import { rootsFrom, type Roots } from '../roots.js';
 
 /** The global options every subcommand inherits (see main.ts). */
@@ -22,7 +22,7 @@ export function rootsOf(cmd: Command): Roots {
 export function reportError(err: unknown): number {
   if (err instanceof OomwatchError) {
     process.stderr.write(`oomwatch: ${err.message}\n`);
-    return err.exitCode;
+    return err instanceof CommandNotFoundError ? err.exitStatus : err.exitCode;
   }
   if (isErrno(err, 'EACCES', 'EPERM')) {
     process.stderr.write(`oomwatch: ${err.message}: permission denied; run as root (sudo oomwatch ...)\n`);
@@ -35,7 +35,8 @@ export function reportError(err: unknown): number {
 
 /**
  * Wrap a subcommand action: errors become a message on stderr and an exit code
- * (0 ok, 1 runtime failure, 2 usage error); a number returned by the action is the exit code.
+ * by the one rule in src/errors.ts (0 ok, 1 runtime failure, 2 usage error, 126/127 a command
+ * exec cannot run); a number returned by the action is the exit code.
  */
 export function action<A extends unknown[]>(
   fn: (...args: A) => Promise<number | void> | number | void,

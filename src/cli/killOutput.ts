@@ -2,17 +2,12 @@
  * How the CLI prints kill events: one table row, or one JSON object, per kill. Shared by
  * `oomwatch parse` and `oomwatch tail`, so that both print exactly the same thing for a kill.
  */
+import { formatKb } from '../cgroup/size.js';
 import type { OomKillEvent } from '../oom/event.js';
 
 /** Fixed-width columns so that rows can be printed as kills arrive. */
 export function tableHeader(): string {
   return `${'TIME'.padEnd(14)} ${'PID'.padStart(8)} ${'PROCESS'.padEnd(16)} ${'SCOPE'.padEnd(6)} ${'RSS'.padStart(9)}  ${'OWNER'.padEnd(24)} CGROUP\n`;
-}
-
-function kib(n: number): string {
-  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)}G`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)}M`;
-  return `${n}K`;
 }
 
 /** The owner in one short word: pod (and container), else container, else unit. */
@@ -27,7 +22,7 @@ export function tableRow(e: OomKillEvent): string {
   const time =
     e.kernel_time_us !== null ? `[${(e.kernel_time_us / 1e6).toFixed(6)}]` : e.seq !== null ? `#${e.seq}` : '-';
   const rss =
-    e.anon_rss_kb === null ? '-' : kib(e.anon_rss_kb + (e.file_rss_kb ?? 0) + (e.shmem_rss_kb ?? 0));
+    e.anon_rss_kb === null ? '-' : formatKb(e.anon_rss_kb + (e.file_rss_kb ?? 0) + (e.shmem_rss_kb ?? 0));
   const scope = e.scope ?? '?';
   const cgroup = e.victim_cgroup ?? (e.oom_cgroup === null ? '-' : `(limit) ${e.oom_cgroup}`);
   const group = e.group_kill ? ' [group]' : '';

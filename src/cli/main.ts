@@ -7,11 +7,16 @@ import { registerRank } from './rank.js';
 import { registerTail } from './tail.js';
 
 const EXIT_CODES_HELP = `
-Exit codes:
-  0  success
-  1  runtime failure (the kernel refused, a file could not be read, ...)
-  2  usage error (bad flag or name, a knob this cgroup version lacks)
+Exit codes (the same rule for every subcommand):
+  0    success
+  1    runtime failure: the host is not as asked (a cgroup that does not exist,
+       no memory controller, the kernel refused a value, a file could not be read)
+  2    usage error: the command line is wrong (bad flag, value or cgroup name,
+       a knob this cgroup version lacks)
+  126  (cgroup exec) the command is not executable
+  127  (cgroup exec) the command was not found
   137  (cgroup exec) the command was killed by the kernel's OOM killer
+  else (cgroup exec) the command's own exit status (128+N: killed by signal N)
 
 Every path oomwatch touches can be moved with the global options, so it can be
 pointed at a fixture tree or a container's view of the host.`;

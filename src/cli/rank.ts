@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { detectLayout } from '../cgroup/mode.js';
-import { OomwatchError, UsageError, isErrno } from '../errors.js';
-import { rankCandidates, type Candidate, type RankedCandidate } from '../oom/rank.js';
-import { listCgroupPids, listProcPids, readCandidate } from '../proc/candidates.js';
+import { cgroupPath } from '../cgroup/name.js';
+import { backendFor } from '../cgroup/open.js';
+import { formatKb } from '../cgroup/size.js';
+import type { MemoryBackend } from '../cgroup/backend.js';
+import { NoSuchCgroupError, OomwatchError, UsageError } from '../errors.js';
+import { rankCandidates, type RankedCandidate } from '../oom/rank.js';
+import { listCgroupPids, listProcPids, readCandidate, type Candidate } from '../proc/candidates.js';
 import { readMemTotals } from '../proc/meminfo.js';
 import { action, printJson, rootsOf } from './common.js';
 
@@ -24,34 +26,28 @@ Examples:
   oomwatch rank -n 5 kubepods.slice     the five next victims among the pods
   oomwatch rank --json system.slice/foo.service`;
 
-function kib(n: number): string {
-  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)}G`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)}M`;
-  return `${n}K`;
-}
-
-/** v1 memory.limit_in_bytes reads 9223372036854771712 (PAGE_COUNTER_MAX) when unlimited; v2 memory.max reads `max`. */
-function limitKb(dir: string, v1: boolean): number | null {
-  const file = join(dir, v1 ? 'memory.limit_in_bytes' : 'memory.max');
-  let text: string;
+/**
+ * The cgroup's own memory limit in bytes, null when it has none: stats().max is null for an
+ * unlimited cgroup (v2 `max`, v1 the huge PAGE_COUNTER_MAX value). The root cgroup has no limit
+ * on either version (v2 has no memory.max there, and stats() refuses the v2 root). A v2 cgroup
+ * whose parent does not enable the memory controller has no memory.max either: no limit of its
+ * own, so its processes are weighed against RAM + swap as on the host.
+ */
+function limitOf(backend: MemoryBackend, path: string): number | null {
+  if (path === '/') return null;
   try {
-    text = readFileSync(file, 'utf8').trim();
+    return backend.stats(path).max;
   } catch (err) {
-    // The root cgroup of v2 has no memory.max: unlimited.
-    if (isErrno(err, 'ENOENT')) return null;
+    if (err instanceof OomwatchError && err.code === 'ECONTROLLER') return null;
     throw err;
   }
-  if (text === 'max') return null;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n >= 2 ** 62) return null;
-  return Math.floor(n / 1024);
 }
 
 function table(rows: readonly RankedCandidate[]): string {
   const head = `${'RANK'.padStart(5)} ${'PID'.padStart(8)} ${'PROCESS'.padEnd(16)} ${'SCORE'.padStart(5)} ${'ADJ'.padStart(5)} ${'RSS'.padStart(8)} ${'SWAP'.padStart(8)}  CGROUP`;
   const lines = rows.map(
     (r) =>
-      `${(r.rank === null ? 'never' : String(r.rank)).padStart(5)} ${String(r.pid).padStart(8)} ${r.process.padEnd(16)} ${String(r.oom_score).padStart(5)} ${String(r.oom_score_adj).padStart(5)} ${kib(r.rss_kb).padStart(8)} ${kib(r.swap_kb).padStart(8)}  ${r.cgroup ?? '-'}`,
+      `${(r.rank === null ? 'never' : String(r.rank)).padStart(5)} ${String(r.pid).padStart(8)} ${r.process.padEnd(16)} ${String(r.oom_score).padStart(5)} ${String(r.oom_score_adj).padStart(5)} ${formatKb(r.rss_kb).padStart(8)} ${formatKb(r.swap_kb).padStart(8)}  ${r.cgroup ?? '-'}`,
   );
   return `${[head, ...lines].join('\n')}\n`;
 }
@@ -72,30 +68,24 @@ export function registerRank(program: Command): void {
           top = Number(opts.top);
           if (!Number.isSafeInteger(top) || top < 1) throw new UsageError(`--top needs a positive integer, got ${JSON.stringify(opts.top)}`);
         }
-        const host = readMemTotals(roots.proc);
-        let totalKb = host.memTotalKb + host.swapTotalKb;
+        // A bad NAME is a usage error, refused before anything is read.
+        const path = name === undefined ? undefined : cgroupPath(name, { allowRoot: true });
         let pids: number[];
         let memoryV1 = true;
-        let cgroup: string | null = null;
+        let limit: number | null = null;
         const layout = detectLayout(roots);
         if (layout.memory !== null) memoryV1 = layout.memory.version === 1;
-        if (name === undefined) {
+        if (path === undefined) {
           pids = listProcPids(roots.proc);
         } else {
-          if (layout.memory === null) {
-            throw new OomwatchError('ENOMEMCG', 'no cgroup hierarchy carries the memory controller on this host', { exitCode: 2 });
-          }
-          const rel = name.replace(/^\/+/, '').replace(/\/+$/, '');
-          if (rel.split('/').includes('..')) throw new UsageError(`cgroup name ${JSON.stringify(name)} must stay inside the hierarchy`);
-          const dir = join(layout.memory.mount, rel);
-          if (!existsSync(join(dir, 'cgroup.procs'))) {
-            throw new OomwatchError('ENOCGROUP', `no memory cgroup ${JSON.stringify(name)} under ${layout.memory.mount}`, { exitCode: 2 });
-          }
-          cgroup = `/${rel}`;
-          const limit = limitKb(dir, memoryV1);
-          if (limit !== null) totalKb = Math.min(limit, totalKb);
-          pids = listCgroupPids(dir);
+          const backend = backendFor(layout);
+          if (!backend.exists(path)) throw new NoSuchCgroupError(path, backend.dir(path), "list the cgroups with 'oomwatch cgroup ls'");
+          limit = limitOf(backend, path);
+          pids = listCgroupPids(backend.dir(path));
         }
+        const host = readMemTotals(roots.proc);
+        const hostKb = host.memTotalKb + host.swapTotalKb;
+        const totalKb = limit === null ? hostKb : Math.min(Math.floor(limit / 1024), hostKb);
         const candidates: Candidate[] = [];
         for (const pid of pids) {
           const c = readCandidate(roots.proc, pid, memoryV1);
@@ -104,7 +94,7 @@ export function registerRank(program: Command): void {
         let ranked = rankCandidates(candidates, totalKb);
         if (top !== undefined) ranked = ranked.slice(0, top);
         if (opts.json) {
-          printJson({ cgroup, total_kb: totalKb, processes: ranked });
+          printJson({ cgroup: path ?? null, total_kb: totalKb, processes: ranked });
           return;
         }
         process.stdout.write(table(ranked));

@@ -7,23 +7,7 @@
  * computed in kB, then by the kernel's own /proc/<pid>/oom_score.
  */
 
-/** One process as read from /proc (see src/proc/candidates.ts). Sizes in kB. */
-export interface Candidate {
-  readonly pid: number;
-  readonly process: string;
-  readonly uid: number | null;
-  /** /proc/<pid>/oom_score: the kernel's badness scaled to system memory. */
-  readonly oom_score: number;
-  readonly oom_score_adj: number;
-  readonly rss_kb: number;
-  readonly rss_anon_kb: number | null;
-  readonly rss_file_kb: number | null;
-  readonly rss_shmem_kb: number | null;
-  readonly swap_kb: number;
-  readonly pgtables_kb: number;
-  /** The process's memory cgroup (/proc/<pid>/cgroup), null when unknown. */
-  readonly cgroup: string | null;
-}
+import type { Candidate } from '../proc/candidates.js';
 
 export interface RankedCandidate extends Candidate {
   /** 1 = the next victim; null = never chosen. */

@@ -2,9 +2,29 @@ import { readFileSync, readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import { parseProcCgroup } from '../cgroup/procCgroup.js';
-import type { Candidate } from '../oom/rank.js';
 import { readOomScore, readOomScoreAdj } from './oomScore.js';
 import { readProcStatus } from './status.js';
+
+/**
+ * One process's OOM-relevant state as read from /proc/<pid>/{status,oom_score,oom_score_adj,cgroup}.
+ * Sizes in kB, as /proc/<pid>/status reports them.
+ */
+export interface Candidate {
+  readonly pid: number;
+  readonly process: string;
+  readonly uid: number | null;
+  /** /proc/<pid>/oom_score: the kernel's badness scaled to system memory. */
+  readonly oom_score: number;
+  readonly oom_score_adj: number;
+  readonly rss_kb: number;
+  readonly rss_anon_kb: number | null;
+  readonly rss_file_kb: number | null;
+  readonly rss_shmem_kb: number | null;
+  readonly swap_kb: number;
+  readonly pgtables_kb: number;
+  /** The process's memory cgroup (/proc/<pid>/cgroup), null when unknown. */
+  readonly cgroup: string | null;
+}
 
 /** Every numeric entry of `<proc>`: the host's processes (thread group leaders). */
 export function listProcPids(procRoot: string): number[] {

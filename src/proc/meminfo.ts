@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ParseError } from '../errors.js';
+import { OomwatchError, ParseError, isErrno } from '../errors.js';
 
 /** The /proc/meminfo totals the OOM killer scales `oom_score_adj` by (mm/oom_kill.c constrained_alloc). */
 export interface MemTotals {
@@ -19,7 +19,15 @@ export function parseMemTotals(text: string, source = 'meminfo'): MemTotals {
   return { memTotalKb, swapTotalKb: get('SwapTotal') ?? 0 };
 }
 
+/** Read `<proc>/meminfo`; a file that cannot be read is an error naming it and the --proc-root it came from. */
 export function readMemTotals(procRoot: string): MemTotals {
   const file = join(procRoot, 'meminfo');
-  return parseMemTotals(readFileSync(file, 'utf8'), file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const why = isErrno(err) ? err.code : String(err);
+    throw new OomwatchError('EIO', `cannot read ${file} (${why}); is --proc-root (${procRoot}) a proc filesystem?`, { cause: err });
+  }
+  return parseMemTotals(text, file);
 }

@@ -28,6 +28,7 @@ describe('oomwatch cgroup on the real v1 memory controller', realKernel(), () =>
     const r = oomwatch(['cgroup', 'create', `${n}/inner`, '--memory', '64M', '--memory-low', '16M']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /created \/oomwatch-test\/.*\/inner \(cgroup v1/);
+    assert.match(r.stdout, /limits applied \(memory\.limit_in_bytes=64\.0M memory\.soft_limit_in_bytes=16\.0M\)$/m);
     assert.equal(file(`${n}/inner`, 'memory.limit_in_bytes'), String(64 * M));
     assert.equal(file(`${n}/inner`, 'memory.soft_limit_in_bytes'), String(16 * M));
     const again = oomwatch(['cgroup', 'create', `${n}/inner`, '--memory', '32M']);
@@ -40,7 +41,7 @@ describe('oomwatch cgroup on the real v1 memory controller', realKernel(), () =>
     const n = name('exec-oom');
     const r = oomwatch(['cgroup', 'exec', n, '--memory', '64M', '--', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1']);
     assert.equal(r.status, 137, r.stderr);
-    assert.match(r.stderr, new RegExp(`dd \\(pid \\d+\\) was killed by the kernel's OOM killer in cgroup /${n} \\(limit 64\\.0 MiB, cgroup v1\\)`));
+    assert.match(r.stderr, new RegExp(`dd \\(pid \\d+\\) was killed by the kernel's OOM killer in cgroup /${n} \\(limit 64\\.0M, cgroup v1\\)`));
     assert.equal(oomControl(join(V1_MEMORY_MOUNT, n))['oom_kill'], 1, 'the kernel counted one kill');
     const show = oomwatch(['cgroup', 'show', n, '--json']);
     assert.equal(show.status, 0, show.stderr);
@@ -60,6 +61,32 @@ describe('oomwatch cgroup on the real v1 memory controller', realKernel(), () =>
     assert.equal(r.stderr, '');
     const cat = oomwatch(['cgroup', 'exec', n, '--', 'cat', '/proc/self/cgroup']);
     assert.match(cat.stdout, new RegExp(`:memory:/${n}$`, 'm'), 'the exec-ed program itself, not only a shell, is inside');
+  });
+
+  test('exec of a command that does not exist: exit 127, one line naming it; the cgroup made for it is gone, one that was there stays', () => {
+    const n = name('exec-nocmd');
+    const r = oomwatch(['cgroup', 'exec', `${n}/fresh`, '--memory', '64M', '--', 'nosuchcmd-oomwatch', '--flag']);
+    assert.equal(r.status, 127);
+    assert.equal(r.stderr, 'oomwatch: cgroup exec: nosuchcmd-oomwatch: command not found\n');
+    assert.equal(r.stdout, '');
+    assert.equal(existsSync(join(V1_MEMORY_MOUNT, n)), false, 'neither the cgroup nor its new parent was left behind');
+    assert.equal(oomwatch(['cgroup', 'create', n, '--memory', '32M']).status, 0);
+    const again = oomwatch(['cgroup', 'exec', n, '--', 'nosuchcmd-oomwatch']);
+    assert.equal(again.status, 127);
+    assert.equal(again.stderr, 'oomwatch: cgroup exec: nosuchcmd-oomwatch: command not found\n');
+    assert.ok(existsSync(join(V1_MEMORY_MOUNT, n)), 'a cgroup that existed before the run stays');
+    assert.equal(file(n, 'memory.limit_in_bytes'), String(32 * M), 'and keeps its limit');
+  });
+
+  test('a name component over 255 bytes is refused with exit 2 though this cgroupfs would create it', () => {
+    const n = name('long');
+    const long = 'é'.repeat(128); // 256 bytes in UTF-8, 128 characters
+    const r = oomwatch(['cgroup', 'create', `${n}/${long}`, '--memory', '64M']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`the component "${long}" is 256 bytes; a cgroup name component may have at most 255 bytes`));
+    assert.equal(existsSync(join(V1_MEMORY_MOUNT, n)), false, 'nothing created');
+    const ok = oomwatch(['cgroup', 'create', `${n}/${'é'.repeat(127)}x`]);
+    assert.equal(ok.status, 0, ok.stderr);
   });
 
   test('exec passes SIGTERM to the command and exits 128+15', async () => {

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSize, formatBytes } from '../../src/cgroup/size.js';
+import { parseSize, formatBytes, formatKb } from '../../src/cgroup/size.js';
 import { cgroupPath, ancestors } from '../../src/cgroup/name.js';
 import { UsageError } from '../../src/errors.js';
+import { tableRow } from '../../src/cli/killOutput.js';
+import { killEvent } from '../helpers/events.js';
 
 test('sizes: binary suffixes, fractions, bytes and max', () => {
   assert.equal(parseSize('64M'), 64 * 2 ** 20);
@@ -24,10 +26,30 @@ test('sizes: garbage is a usage error naming the flag', () => {
   assert.throws(() => parseSize('99999999P'), UsageError);
 });
 
-test('formatBytes', () => {
-  assert.equal(formatBytes(512), '512 B');
-  assert.equal(formatBytes(64 * 2 ** 20), '64.0 MiB');
+test('formatBytes: one decimal and the suffixes --memory takes, so a printed size can be typed back', () => {
+  assert.equal(formatBytes(0), '0B');
+  assert.equal(formatBytes(512), '512B');
+  assert.equal(formatBytes(1024), '1.0K');
+  assert.equal(formatBytes(64 * 2 ** 20), '64.0M');
+  assert.equal(formatBytes(1.5 * 2 ** 30), '1.5G');
+  assert.equal(formatBytes(3 * 2 ** 40), '3.0T');
+  assert.equal(formatBytes(2 ** 20 - 1), '1.0M', 'rounds before it picks the unit: never 1024.0K');
   assert.equal(formatBytes(null), '-');
+  assert.equal(formatBytes(Infinity), 'max');
+  for (const n of [1024, 64 * 2 ** 20, 1.5 * 2 ** 30]) assert.equal(parseSize(formatBytes(n)), n);
+});
+
+test('the kill table of parse and tail shows RSS in the same format', () => {
+  const row = (kb: number) => tableRow({ ...killEvent(7, '/a'), anon_rss_kb: kb, file_rss_kb: 0, shmem_rss_kb: 0 });
+  assert.match(row(512), / 512\.0K  /);
+  assert.match(row(66_960), / 65\.4M  /);
+});
+
+test('formatKb: /proc kB counts in the same format', () => {
+  assert.equal(formatKb(0), '0B');
+  assert.equal(formatKb(512), '512.0K');
+  assert.equal(formatKb(65536), '64.0M');
+  assert.equal(formatKb(1572864), '1.5G');
 });
 
 test('cgroup names: relative paths, one leading slash, --parent', () => {
@@ -45,6 +67,19 @@ test('cgroup names that escape the hierarchy or name a control file are refused 
     assert.throws(() => cgroupPath(name), (e: unknown) => e instanceof UsageError && e.exitCode === 2, JSON.stringify(name));
   }
   assert.throws(() => cgroupPath('x', { parent: '../..' }), UsageError);
+});
+
+test('cgroup names: a component over NAME_MAX (255) bytes is refused, counted in UTF-8 bytes, not characters', () => {
+  assert.equal(cgroupPath('a'.repeat(255)), `/${'a'.repeat(255)}`);
+  assert.equal(cgroupPath(`batch/${'é'.repeat(127)}`), `/batch/${'é'.repeat(127)}`, '254 bytes');
+  const long = 'é'.repeat(128); // 128 characters, 256 bytes
+  for (const [name, opts] of [[`batch/${long}/x`, {}], [long, {}], ['x', { parent: `/${long}` }]] as const) {
+    assert.throws(
+      () => cgroupPath(name, opts),
+      (e: unknown) => e instanceof UsageError && e.exitCode === 2 && e.message.includes(`"${long}" is 256 bytes`) && e.message.includes('at most 255 bytes'),
+      name,
+    );
+  }
 });
 
 test('ancestors', () => {

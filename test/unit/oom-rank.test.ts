@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { badnessKb, rankCandidates, type Candidate } from '../../src/oom/rank.js';
+import { badnessKb, rankCandidates } from '../../src/oom/rank.js';
+import type { Candidate } from '../../src/proc/candidates.js';
 import { parseProcStatus } from '../../src/proc/status.js';
 import { parseOomScore, parseOomScoreAdj } from '../../src/proc/oomScore.js';
 import { parseMemTotals } from '../../src/proc/meminfo.js';

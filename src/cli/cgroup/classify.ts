@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OomwatchError, UsageError } from '../../errors.js';
+import { NoSuchCgroupError, UsageError } from '../../errors.js';
 import { action, reportError } from '../common.js';
 import { addParentOption, target } from './options.js';
 
@@ -18,7 +18,7 @@ Example:
           return Number(p);
         });
         const { backend, path } = target(name, opts, c);
-        if (!backend.exists(path)) throw new OomwatchError('ENOCGROUP', `cgroup ${path} does not exist (${backend.dir(path)})`);
+        if (!backend.exists(path)) throw new NoSuchCgroupError(path, backend.dir(path));
         let status = 0;
         for (const pid of nums) {
           try {

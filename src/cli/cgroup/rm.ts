@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { OomwatchError } from '../../errors.js';
+import { NoSuchCgroupError, OomwatchError } from '../../errors.js';
 import type { MemoryBackend } from '../../cgroup/backend.js';
 import { action } from '../common.js';
 import { addParentOption, target } from './options.js';
 
 /** Remove a cgroup; with force, first kill its processes and remove its descendants. */
 export async function removeCgroup(backend: MemoryBackend, path: string, force: boolean): Promise<void> {
-  if (!backend.exists(path)) throw new OomwatchError('ENOCGROUP', `cgroup ${path} does not exist (${backend.dir(path)})`);
+  if (!backend.exists(path)) throw new NoSuchCgroupError(path, backend.dir(path));
   if (!force) {
     const pids = backend.pids(path);
     if (pids.length > 0) {

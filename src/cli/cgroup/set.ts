@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OomwatchError, UsageError } from '../../errors.js';
+import { NoSuchCgroupError, UsageError } from '../../errors.js';
 import { isEmptySpec } from '../../cgroup/limits.js';
 import { action } from '../common.js';
 import { describe } from './create.js';
@@ -22,10 +22,11 @@ Examples:
         const spec = specFrom(opts, c);
         if (isEmptySpec(spec)) throw new UsageError('set: give at least one limit (--memory, --memory-high, --memory-low, --swap, --oom-group, --no-oom-kill)');
         if (!backend.exists(path)) {
-          throw new OomwatchError('ENOCGROUP', `cgroup ${path} does not exist (${backend.dir(path)}); create it with 'oomwatch cgroup create ${path.slice(1)}'`);
+          throw new NoSuchCgroupError(path, backend.dir(path), `create it with 'oomwatch cgroup create ${path.slice(1)}'`);
         }
-        backend.apply(path, backend.writesFor(path, spec));
-        process.stdout.write(`set ${path}: ${describe(spec)}\n`);
+        const writes = backend.writesFor(path, spec);
+        backend.apply(path, writes);
+        process.stdout.write(`set ${path}: ${describe(writes)}\n`);
       }),
     );
 }

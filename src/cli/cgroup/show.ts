@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OomwatchError } from '../../errors.js';
+import { NoSuchCgroupError } from '../../errors.js';
 import type { CgroupStats } from '../../cgroup/backend.js';
 import { formatBytes } from '../../cgroup/size.js';
 import { action, printJson } from '../common.js';
@@ -46,7 +46,7 @@ Example:
     .action(
       action((name: string, opts: { parent?: string; json?: boolean }, c: Command) => {
         const { backend, path } = target(name, opts, c, true);
-        if (!backend.exists(path)) throw new OomwatchError('ENOCGROUP', `cgroup ${path} does not exist (${backend.dir(path)})`);
+        if (!backend.exists(path)) throw new NoSuchCgroupError(path, backend.dir(path));
         const s = backend.stats(path);
         if (opts.json) printJson(s);
         else process.stdout.write(`${formatStats(s, backend.dir(path))}\n`);
