@@ -59,7 +59,11 @@ test('docker: a stopped container keeps Pid 0 and Running false: no init pid', (
   raw.State.Running = false;
   raw.State.Pid = 0;
   assert.equal(parseDockerConfigV2(JSON.stringify(raw), 'f').init_pid, null);
+  // A pid left behind by a stopped container is not trusted.
+  raw.State.Pid = 4242;
+  assert.equal(parseDockerConfigV2(JSON.stringify(raw), 'f').init_pid, null);
   // Running but Pid still 0 (written between create and start) is not a pid either.
+  raw.State.Pid = 0;
   raw.State.Running = true;
   assert.equal(parseDockerConfigV2(JSON.stringify(raw), 'f').init_pid, null);
 });
