@@ -7,8 +7,9 @@
  * `SaveToFile(filepath.Join(containerInfo.Dir, "config.json"))`; keys in `pkg/annotations` and kubelet's
  * `pkg/kubelet/types/labels.go`). Podman keeps its own name and image out of the spec: they are in
  * containers.json, whose `metadata` holds podman's `RuntimeContainerMetadata` (`libpod/storage.go`:
- * `image-name`, `name`). Under the run root (`/run/containers/storage`) `<driver>-containers/<id>/userdata/pidfile`
- * is the container's init pid as runc wrote it for conmon.
+ * `image-name`, `name`). Under the run root (`/run/containers/storage`) `<driver>-containers/<id>/userdata/`
+ * is the container's bundle, and its `pidfile` the init pid runc wrote for conmon (cri-o
+ * `internal/oci/runtime_oci.go`: conmon `-p <bundle>/pidfile`; podman does the same).
  */
 import { ParseError } from '../errors.js';
 import {
