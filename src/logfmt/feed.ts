@@ -3,7 +3,7 @@
  * Pure: the caller does the reading. Lines that are not OOM lines reach the state machine only as
  * (seq, time, facility), without their message being cut out or decoded.
  */
-import { unescapeKmsg } from '../kmsg/record.js';
+import { newKmsgPrefix, scanKmsgPrefix, unescapeKmsg } from '../kmsg/record.js';
 import { OOM_KEYWORD, mayBeOomLine } from '../oom/messages.js';
 import type { OomReportParser } from '../oom/report.js';
 import { LOG_FORMATS, detectLine, newLogLine, type LogFormat } from './line.js';
@@ -29,6 +29,7 @@ export class KernelLogFeeder {
   readonly stats: FeedStats;
   private readonly parser: OomReportParser;
   private readonly info = newLogLine();
+  private readonly prefix = newKmsgPrefix();
   private carry = '';
   private source = '<stdin>';
   private lineNo = 0;
@@ -109,50 +110,24 @@ export class KernelLogFeeder {
   }
 
   /**
-   * The hot path: a raw record `PRIO,SEQ,TS_USEC,FLAGS[,...];MESSAGE` read in place with char
-   * codes, without cutting the line out; a record that is no OOM line never becomes a string.
-   * Returns false when text[s, e) is not a well-formed record (the general path then decides).
+   * The hot path: a raw record `PRIO,SEQ,TS_USEC,FLAGS[,...];MESSAGE` scanned in place, without
+   * cutting the line out; a record that is no OOM line never becomes a string. Returns false when
+   * text[s, e) is not a well-formed record (the general path then decides).
    */
   private kmsgAt(text: string, s: number, e: number): boolean {
-    let i = s;
-    let prio = 0;
-    let c = text.charCodeAt(i);
-    while (c >= 48 && c <= 57 && i - s < 4) {
-      prio = prio * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    }
-    if (i === s || c !== 44 /* , */ || prio > 191) return false;
-    const s2 = ++i;
-    let seq = 0;
-    c = text.charCodeAt(i);
-    while (c >= 48 && c <= 57 && i - s2 < 16) {
-      seq = seq * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    }
-    if (i === s2 || c !== 44) return false;
-    const s3 = ++i;
-    let ts = 0;
-    c = text.charCodeAt(i);
-    while (c >= 48 && c <= 57 && i - s3 < 16) {
-      ts = ts * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    }
-    if (i === s3 || c !== 44) return false;
-    // FLAGS and any further fields up to ';' (short: look no further than 64 characters).
-    const limit = Math.min(e, i + 64);
-    while (i < limit && text.charCodeAt(i) !== 59 /* ; */) i++;
-    if (i >= limit) return false;
-    const start = i + 1;
+    const k = scanKmsgPrefix(text, s, e, this.prefix);
+    if (k.kind !== 'record') return false;
+    const start = k.messageStart;
     this.lineNo++;
     this.stats.lines++;
     this.stats.formats.kmsg++;
     this.prevKmsg = true;
-    const facility = prio >> 3;
+    const facility = k.prio >> 3;
     if (!this.mayBeOom(text, start, e)) {
-      this.parser.pushOther(seq, ts, facility);
+      this.parser.pushOther(k.seq, k.tsUsec, facility);
       return true;
     }
-    this.parser.push(unescapeKmsg(text.slice(start, e)), seq, ts, facility);
+    this.parser.push(unescapeKmsg(text.slice(start, e)), k.seq, k.tsUsec, facility);
     return true;
   }
 
