@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { OomwatchError, isErrno } from '../errors.js';
-import { KernelLogFeeder, type FeedStats } from '../logfmt/feed.js';
+import { KernelLogFeeder, MAX_LINE_CHARS, type FeedStats } from '../logfmt/feed.js';
 import { OomReportParser, type OomParserStats } from '../oom/report.js';
 import { action } from './common.js';
 import { killPrinter } from './killOutput.js';
@@ -48,11 +48,20 @@ export function summaryText(p: OomParserStats, f: FeedStats): string {
       (p.reportsWithoutKill > 0 ? ` (${p.reportsWithoutKill} without a kill)` : '') +
       `, ${p.lost} lost record${p.lost === 1 ? '' : 's'}, ${p.foreign} foreign record${p.foreign === 1 ? '' : 's'} ignored, ` +
       `${f.malformed} malformed line${f.malformed === 1 ? '' : 's'}`,
-    `  ${f.lines} lines${formats === '' ? '' : `: ${formats}`}` +
+    `  ${f.lines} line${f.lines === 1 ? '' : 's'}${formats === '' ? '' : `: ${formats}`}` +
       (p.duplicateKills > 0 ? `; ${p.duplicateKills} repeated group-kill line${p.duplicateKills === 1 ? '' : 's'}` : '') +
       (p.suppressed > 0 ? `; kernel suppressed ${p.suppressed} report header${p.suppressed === 1 ? '' : 's'}` : ''),
   ];
-  for (const m of f.malformedExamples) lines.push(`  malformed: ${m.source}:${m.line}: ${JSON.stringify(m.text)}`);
+  for (const m of f.malformedExamples) {
+    const why = m.chars === undefined ? '' : `${m.chars} characters, longer than any kernel line (kept: the first ${MAX_LINE_CHARS}): `;
+    lines.push(`  malformed: ${m.source}:${m.line}: ${why}${JSON.stringify(m.text)}`);
+  }
+  if (f.noFacility > 0) {
+    lines.push(
+      `  ${f.noFacility} line${f.noFacility === 1 ? ' has' : 's have'} no facility (plain dmesg, dmesg -r/-T, bare text): ` +
+        "lines written by userspace cannot be told from the kernel's; use `dmesg -x`, `journalctl -k` or /dev/kmsg",
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
