@@ -20,9 +20,9 @@ const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (FACTS.md: this works
- * on Node 20), one record per read into an 8 KiB buffer. EPIPE (other tests flooding the log
- * overran us) is counted and reading goes on, where `cat /dev/kmsg` would stop.
+ * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (EAGAIN when nothing is
+ * new; latency about the period), one record per read into an 8 KiB buffer. EPIPE (other tests
+ * flooding the log overran us) is counted and reading goes on, where `cat /dev/kmsg` would stop.
  */
 function startReader(): { text: () => string; overruns: () => number; stop: () => void } {
   const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);

@@ -85,7 +85,7 @@ test('tail without root: a clear error and exit 1', realKernel(), async (t) => {
     t.skip('kernel.dmesg_restrict=0: unprivileged users may read the kernel log here');
     return;
   }
-  // As nobody (uid 65534): kernel.dmesg_restrict=1 here (FACTS.md), so /dev/kmsg refuses it.
+  // As nobody (uid 65534): with kernel.dmesg_restrict=1 (checked above) /dev/kmsg refuses it.
   const tail = startTail(['--json'], { uid: 65534, gid: 65534 });
   try {
     const r = await tail.exited;
