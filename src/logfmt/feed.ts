@@ -38,10 +38,11 @@ const MAX_EXAMPLES = 5;
 const MALFORMED_EXAMPLE_CHARS = 200;
 
 /**
- * The longest line kept, in characters; a longer one is malformed. The kernel formats a record as at
- * most 8 KiB (CONSOLE_EXT_LOG_MAX, its dictionary included; the message itself is under 1 KiB), and
- * every log form adds only a short prefix, so no kernel line comes near this. Only the first
- * MAX_LINE_CHARS of a longer line are held, whatever its length: memory stays bounded.
+ * The longest line kept, in characters; a longer one is malformed. The kernel formats a record as
+ * at most 8 KiB (CONSOLE_EXT_LOG_MAX, escapes and dictionary included; the message itself is under
+ * 1 KiB before escaping) and every log form adds only a short prefix, so no kernel line comes near
+ * this. Only the first MAX_LINE_CHARS of a longer line are held, whatever its length: memory stays
+ * bounded.
  */
 export const MAX_LINE_CHARS = 64 * 1024;
 

@@ -164,24 +164,23 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
   out.facility = -1;
   out.level = -1;
   out.boot = false;
-  out.kmsg.kind = 'none';
+  const k = scanKmsgPrefix(line, 0, line.length, out.kmsg);
+  if (k.kind === 'record') {
+    out.seq = k.seq;
+    out.tsUs = k.tsUsec;
+    out.facility = k.prio >> 3;
+    out.level = k.prio & 7;
+    set(out, 'kmsg', k.messageStart, true);
+    return;
+  }
+  if (k.kind === 'malformed') {
+    // Keep the SEQ: the record was there, so its number is no gap.
+    out.seq = k.seq;
+    set(out, 'malformed', 0, false);
+    return;
+  }
   const c = line.charCodeAt(0);
   if (c >= 48 && c <= 57) {
-    const k = scanKmsgPrefix(line, 0, line.length, out.kmsg);
-    if (k.kind === 'record') {
-      out.seq = k.seq;
-      out.tsUs = k.tsUsec;
-      out.facility = k.prio >> 3;
-      out.level = k.prio & 7;
-      set(out, 'kmsg', k.messageStart, true);
-      return;
-    }
-    if (k.kind === 'malformed') {
-      // Keep the SEQ: the record was there, so its number is no gap.
-      out.seq = k.seq;
-      set(out, 'malformed', 0, false);
-      return;
-    }
     const iso = ISO_TIME.exec(line);
     if (iso !== null) {
       const j = journalSource(line, iso[0].length, true, out);
