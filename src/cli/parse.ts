@@ -20,7 +20,8 @@ The form is detected line by line, so mixed or concatenated logs work:
 Only raw records (cat /dev/kmsg) and dmesg -x say which lines came from the kernel: lines
 that userspace wrote to /dev/kmsg are then ignored, whatever they say, and counted as
 "foreign"; journalctl -k names the identifier, and lines not from "kernel" are foreign too.
-In plain dmesg, dmesg -r, dmesg -T and bare text a forged line looks like the kernel's.
+In plain dmesg, dmesg -r, dmesg -T and bare text a forged line looks like the kernel's
+(the summary says how many lines came without a facility).
 Gaps in raw records' sequence numbers are reported as lost records. A line that is there but
 wrong is counted as malformed and skipped; parsing always goes on.
 
