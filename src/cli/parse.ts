@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { OomwatchError, isErrno } from '../errors.js';
-import { KernelLogFeeder, type FeedStats } from '../logfmt/feed.js';
+import { KernelLogFeeder, MAX_LINE_CHARS, type FeedStats } from '../logfmt/feed.js';
 import { OomReportParser, type OomParserStats } from '../oom/report.js';
 import { action } from './common.js';
 import { killPrinter } from './killOutput.js';
@@ -20,7 +20,8 @@ The form is detected line by line, so mixed or concatenated logs work:
 Only raw records (cat /dev/kmsg) and dmesg -x say which lines came from the kernel: lines
 that userspace wrote to /dev/kmsg are then ignored, whatever they say, and counted as
 "foreign"; journalctl -k names the identifier, and lines not from "kernel" are foreign too.
-In plain dmesg, dmesg -r, dmesg -T and bare text a forged line looks like the kernel's.
+In plain dmesg, dmesg -r, dmesg -T and bare text a forged line looks like the kernel's
+(the summary says how many lines came without a facility).
 Gaps in raw records' sequence numbers are reported as lost records. A line that is there but
 wrong is counted as malformed and skipped; parsing always goes on.
 
@@ -48,11 +49,20 @@ export function summaryText(p: OomParserStats, f: FeedStats): string {
       (p.reportsWithoutKill > 0 ? ` (${p.reportsWithoutKill} without a kill)` : '') +
       `, ${p.lost} lost record${p.lost === 1 ? '' : 's'}, ${p.foreign} foreign record${p.foreign === 1 ? '' : 's'} ignored, ` +
       `${f.malformed} malformed line${f.malformed === 1 ? '' : 's'}`,
-    `  ${f.lines} lines${formats === '' ? '' : `: ${formats}`}` +
+    `  ${f.lines} line${f.lines === 1 ? '' : 's'}${formats === '' ? '' : `: ${formats}`}` +
       (p.duplicateKills > 0 ? `; ${p.duplicateKills} repeated group-kill line${p.duplicateKills === 1 ? '' : 's'}` : '') +
       (p.suppressed > 0 ? `; kernel suppressed ${p.suppressed} report header${p.suppressed === 1 ? '' : 's'}` : ''),
   ];
-  for (const m of f.malformedExamples) lines.push(`  malformed: ${m.source}:${m.line}: ${JSON.stringify(m.text)}`);
+  for (const m of f.malformedExamples) {
+    const why = m.chars === undefined ? '' : `${m.chars} characters, longer than any kernel line (kept: the first ${MAX_LINE_CHARS}): `;
+    lines.push(`  malformed: ${m.source}:${m.line}: ${why}${JSON.stringify(m.text)}`);
+  }
+  if (f.noFacility > 0) {
+    lines.push(
+      `  ${f.noFacility} line${f.noFacility === 1 ? ' has' : 's have'} no facility (plain dmesg, dmesg -r/-T, bare text): ` +
+        "lines written by userspace cannot be told from the kernel's; use `dmesg -x`, `journalctl -k` or /dev/kmsg",
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

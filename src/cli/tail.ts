@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { readCursor, saveCursor, type KmsgCursor } from '../kmsg/cursor.js';
+import { prepareCursorDir, readCursor, saveCursor, type KmsgCursor } from '../kmsg/cursor.js';
 import { DEFAULT_POLL_INTERVAL_MS, openKmsgReader, type KmsgEvent, type KmsgPosition, type KmsgStart } from '../kmsg/reader.js';
 import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
@@ -19,6 +19,12 @@ interface TailOptions {
   cursor?: string;
   pollInterval?: string;
 }
+
+/**
+ * Where the help suggests keeping tail's cursor: in the daemon's state directory, beside and never
+ * in its state.jsonl (each reader keeps its own position).
+ */
+const CURSOR_EXAMPLE = '/var/lib/oomwatch/tail.cursor';
 
 /** Save the cursor at most this often while following (and once more at exit). */
 const CURSOR_SAVE_INTERVAL_MS = 1000;
@@ -62,7 +68,7 @@ export function registerTail(program: Command): void {
     .addOption(new Option('--from-start', 'begin with the oldest record still in the kernel log').conflicts('cursor'))
     .option(
       '--cursor <file>',
-      'resume after the position saved in FILE (same boot), and keep saving it there; a missing file starts at the end',
+      'resume after the position saved in FILE (same boot), and keep saving it there; a missing file starts at the end (its directory is created)',
     )
     .option(
       '--poll-interval <ms>',
@@ -81,7 +87,7 @@ start, and none twice. Stop with Ctrl-C (or SIGTERM): the cursor is saved, exit 
 
 Examples:
   sudo oomwatch tail
-  sudo oomwatch tail --json --cursor /var/lib/oomwatch/kmsg.cursor`,
+  sudo oomwatch tail --json --cursor ${CURSOR_EXAMPLE}`,
     )
     .action(
       action(async (opts: TailOptions, cmd: Command) => {
@@ -91,6 +97,7 @@ Examples:
         if (opts.cursor !== undefined) {
           const saved = await readCursor(opts.cursor);
           if (saved !== undefined) from = saved;
+          else await prepareCursorDir(opts.cursor);
         }
         const print = killPrinter(opts.json === true);
         let out = '';
@@ -166,7 +173,7 @@ Examples:
         dirty = true; // the start position itself is worth saving
         const timer = setInterval(() => {
           save().catch((err: unknown) => {
-            process.stderr.write(`oomwatch: ${cursorFile}: cannot save the cursor: ${(err as Error).message}\n`);
+            process.stderr.write(`oomwatch: ${(err as Error).message}\n`);
           });
         }, CURSOR_SAVE_INTERVAL_MS);
 

@@ -6,9 +6,9 @@
  * On disk: one JSON object, `{"boot_id":"<uuid>","seq":<n>}` (unknown keys are ignored).
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ParseError, isErrno } from '../errors.js';
+import { OomwatchError, ParseError, isErrno } from '../errors.js';
 import { isBootId } from './bootId.js';
 
 export interface KmsgCursor {
@@ -55,9 +55,13 @@ export function serializeCursor(c: KmsgCursor): string {
   return `${JSON.stringify({ boot_id: c.bootId, seq: c.seq })}\n`;
 }
 
+function errnoText(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
 /**
  * Read a saved cursor. A missing file is no cursor (undefined); a file that is there but corrupt
- * is a ParseError naming the file and the fix.
+ * is a ParseError naming the file and the fix; one that cannot be read is an OomwatchError (EIO).
  */
 export async function readCursor(file: string): Promise<KmsgCursor | undefined> {
   let text: string;
@@ -65,9 +69,28 @@ export async function readCursor(file: string): Promise<KmsgCursor | undefined> 
     text = await readFile(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
+    throw new OomwatchError('EIO', `${file}: cannot read the kmsg cursor: ${errnoText(err)}`, { cause: err });
   }
   return parseCursor(text, file);
+}
+
+/**
+ * Create the directory a cursor file goes in, and its parents, if missing (mode 0755, as the
+ * daemon's state directory and systemd's StateDirectory: the cursor holds a boot id, which
+ * /proc/sys/kernel/random/boot_id shows to everyone, and a record number, nothing secret).
+ * Throws an OomwatchError (EIO) naming the directory when it cannot be created.
+ */
+export async function prepareCursorDir(file: string): Promise<void> {
+  const dir = dirname(file);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new OomwatchError(
+      'EIO',
+      `${file}: cannot create the kmsg cursor's directory ${dir}: ${errnoText(err)}; create it, or choose another file`,
+      { cause: err },
+    );
+  }
 }
 
 /**
@@ -77,6 +100,14 @@ export async function readCursor(file: string): Promise<KmsgCursor | undefined> 
  */
 export async function saveCursor(file: string, cursor: KmsgCursor): Promise<void> {
   const data = serializeCursor(cursor);
+  try {
+    await writeAtomically(file, data);
+  } catch (err) {
+    throw new OomwatchError('EIO', `${file}: cannot save the kmsg cursor: ${errnoText(err)}`, { cause: err });
+  }
+}
+
+async function writeAtomically(file: string, data: string): Promise<void> {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', 0o644);

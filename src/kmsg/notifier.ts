@@ -4,7 +4,8 @@
  * /dev/kmsg supports poll(2) (kernel/printk/printk.c: devkmsg_poll), so libuv's epoll loop can wait
  * on it, but Node has no public way to put an arbitrary fd there: `net.Socket({ fd })` and
  * `tty.ReadStream` refuse a character device, `fs.watch` fires only for userspace writes, a blocking
- * read() holds a thread that nothing can interrupt (FACTS.md). libuv's pipe handle, though, is a
+ * read() holds a thread that nothing can interrupt (`fs.createReadStream('/dev/kmsg')` keeps a libuv
+ * pool thread while blocked and never finishes `destroy()`). libuv's pipe handle, though, is a
  * plain fd stream that does not check the fd's type: wrapped around its own fd of /dev/kmsg, it is
  * woken by the kernel like any blocked reader (at the next timer tick: wake_up_klogd_work is lazy
  * irq_work) and costs nothing while the log is quiet.
@@ -16,7 +17,7 @@
  *
  * The notifier only says "something was logged": it reads (and drops) records on its own fd, so
  * its position is independent of the reader's, which reads its records with read() on a
- * non-blocking fd exactly as before. A spurious wakeup costs one read() that gets EAGAIN.
+ * non-blocking fd exactly as a polling reader does. A spurious wakeup costs one read() that gets EAGAIN.
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';

@@ -13,7 +13,7 @@ import { OomwatchError, ParseError, isErrno } from '../errors.js';
 import type { Roots } from '../roots.js';
 import { readBootId } from './bootId.js';
 import type { KmsgCursor } from './cursor.js';
-import { isKernelRecord, parseKmsgRecord, type KmsgRecord } from './record.js';
+import { isKernelRecord, newKmsgPrefix, parseKmsgRecord, scanKmsgPrefix, type KmsgPrefix, type KmsgRecord } from './record.js';
 import { openKmsgNotifier, type KmsgNotifier } from './notifier.js';
 import { SeqTracker, type LossReason } from './seq.js';
 
@@ -322,6 +322,7 @@ export class KmsgReader {
     const skip = start === 'end' ? 'end' : start.seq;
     let skipped = 0;
     let lastSkippedSeq: number | undefined;
+    const prefix = newKmsgPrefix();
     for (;;) {
       const r = this.readOne();
       if (r === 'EAGAIN' || r === 'EOF') break;
@@ -329,7 +330,7 @@ export class KmsgReader {
         if (skip !== 'end') this.pending.push(r === 'EPIPE' ? ITEM_EPIPE : ITEM_EINVAL);
         continue;
       }
-      const seq = seqOf(r);
+      const seq = seqOf(r, prefix);
       if (seq === undefined) {
         this.s.malformed += 1;
         continue;
@@ -535,15 +536,12 @@ export class KmsgReader {
   }
 }
 
-/** The SEQ field of a raw record, or undefined when the prefix is malformed. */
-function seqOf(text: string): number | undefined {
-  const c1 = text.indexOf(',');
-  const c2 = c1 < 0 ? -1 : text.indexOf(',', c1 + 1);
-  if (c2 < 0) return undefined;
-  const raw = text.slice(c1 + 1, c2);
-  if (!/^\d+$/.test(raw)) return undefined;
-  const n = Number(raw);
-  return Number.isSafeInteger(n) ? n : undefined;
+/** The SEQ of a raw record (also of one malformed after its SEQ), or undefined when it has none. */
+function seqOf(text: string, prefix: KmsgPrefix): number | undefined {
+  let end = text.indexOf('\n');
+  if (end < 0) end = text.length;
+  const seq = scanKmsgPrefix(text, 0, end, prefix).seq;
+  return seq >= 0 ? seq : undefined;
 }
 
 /**

@@ -42,13 +42,123 @@ export function unescapeKmsg(s: string): string {
   });
 }
 
-function field(text: string, from: number, to: number, what: string, source: string): number {
-  const raw = text.slice(from, to);
-  const n = Number(raw);
-  if (raw === '' || !Number.isSafeInteger(n) || n < 0 || !/^\d+$/.test(raw)) {
-    throw new ParseError(source, `bad ${what} ${JSON.stringify(raw)} in kmsg record ${JSON.stringify(text.slice(0, 80))}`);
+/** What {@link scanKmsgPrefix} found at the start of a line. */
+export type KmsgPrefixKind =
+  /** A well-formed `PRIO,SEQ,TS_USEC,FLAGS[,more];` prefix. */
+  | 'record'
+  /** The line starts like a record (`PRIO,SEQ,` and another comma) but the rest is wrong. */
+  | 'malformed'
+  /** Not a record prefix at all: the line is something else. */
+  | 'none';
+
+/**
+ * The result of {@link scanKmsgPrefix}. The caller passes one in and may reuse it for every line, so
+ * scanning allocates nothing. Numeric fields are -1 where the kind leaves them unknown.
+ */
+export interface KmsgPrefix {
+  kind: KmsgPrefixKind;
+  prio: number;
+  /** SEQ: also set on a 'malformed' prefix whose SEQ could be read (the record was there: no gap). */
+  seq: number;
+  tsUsec: number;
+  /** FLAGS is text[flagsStart, flagsEnd). */
+  flagsStart: number;
+  flagsEnd: number;
+  /** Index after the `;`: where the message starts. */
+  messageStart: number;
+  /** Why the prefix is not a record ('' for a record): a fixed phrase, for error messages. */
+  problem: string;
+}
+
+export function newKmsgPrefix(): KmsgPrefix {
+  return { kind: 'none', prio: -1, seq: -1, tsUsec: -1, flagsStart: -1, flagsEnd: -1, messageStart: -1, problem: '' };
+}
+
+/**
+ * The largest PRIO a record can carry: the kernel keeps the facility in a u8 (struct printk_info) and
+ * takes it from a userspace write's `<N>` (kernel/printk/printk.c, devkmsg_write), so a write of
+ * `<2047>` is read back as PRIO 2047 (facility 255, level 7). Only the kernel's own records are < 8.
+ */
+export const MAX_PRIO = 2047;
+
+/** More digits than this in SEQ or TS_USEC make the prefix malformed (2^53 has 16). */
+const MAX_DIGITS = 16;
+
+function fail(out: KmsgPrefix, kind: KmsgPrefixKind, problem: string, seq: number): KmsgPrefix {
+  out.kind = kind;
+  out.problem = problem;
+  out.prio = -1;
+  out.seq = seq <= Number.MAX_SAFE_INTEGER ? seq : -1;
+  out.tsUsec = -1;
+  out.flagsStart = -1;
+  out.flagsEnd = -1;
+  out.messageStart = -1;
+  return out;
+}
+
+/**
+ * Scan text[from, to) for the /dev/kmsg record prefix `PRIO,SEQ,TS_USEC,FLAGS[,more];`
+ * (Documentation/ABI/testing/dev-kmsg) and fill `out`. Pure, never throws, allocates nothing; reads
+ * char codes in place, so `text` may be a whole chunk of many lines. Unknown comma fields after FLAGS
+ * are skipped, as the ABI asks.
+ *
+ * The kinds: a line that does not start with `DIGITS,DIGITS,` followed later by another comma is
+ * 'none' (a plain message that happens to start with a number stays a message); one that does is a
+ * record, and 'malformed' if anything after that is wrong (SEQ is then kept when it was read).
+ */
+export function scanKmsgPrefix(text: string, from: number, to: number, out: KmsgPrefix): KmsgPrefix {
+  // The digit loops may look past `to` (charCodeAt gives NaN past the end of the text); a field
+  // counts only when the comma that ends it lies before `to`.
+  let i = from;
+  let prio = 0;
+  let c = text.charCodeAt(i);
+  while (c >= 48 && c <= 57 && i - from < 4) {
+    prio = prio * 10 + (c - 48);
+    c = text.charCodeAt(++i);
   }
-  return n;
+  if (i === from || c !== 44 /* , */ || i >= to) return fail(out, 'none', 'no PRIO', -1);
+  const s2 = ++i;
+  let seq = 0;
+  c = text.charCodeAt(i);
+  while (c >= 48 && c <= 57 && i - s2 < MAX_DIGITS) {
+    seq = seq * 10 + (c - 48);
+    c = text.charCodeAt(++i);
+  }
+  if (i === s2 || c !== 44 || i >= to) return fail(out, 'none', 'no SEQ', -1);
+  const s3 = ++i;
+  let ts = 0;
+  c = text.charCodeAt(i);
+  while (c >= 48 && c <= 57 && i - s3 < MAX_DIGITS) {
+    ts = ts * 10 + (c - 48);
+    c = text.charCodeAt(++i);
+  }
+  if (i === s3 || c !== 44 || i >= to) {
+    // `DIGITS,DIGITS,` and no further comma: a message such as "3,4,5 apples", not a record.
+    let comma = s3;
+    while (comma < to && text.charCodeAt(comma) !== 44) comma++;
+    if (comma >= to) return fail(out, 'none', 'no TS_USEC', -1);
+    return fail(out, 'malformed', 'bad TS_USEC', seq);
+  }
+  if (seq > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'SEQ too large', -1);
+  if (prio > MAX_PRIO) return fail(out, 'malformed', 'PRIO too large', seq);
+  if (ts > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'TS_USEC too large', seq);
+  const flagsStart = ++i;
+  let flagsEnd = -1;
+  for (; i < to; i++) {
+    c = text.charCodeAt(i);
+    if (c === 59 /* ; */) break;
+    if (c === 44 && flagsEnd < 0) flagsEnd = i;
+  }
+  if (i >= to) return fail(out, 'malformed', "no ';' after FLAGS", seq);
+  out.kind = 'record';
+  out.problem = '';
+  out.prio = prio;
+  out.seq = seq;
+  out.tsUsec = ts;
+  out.flagsStart = flagsStart;
+  out.flagsEnd = flagsEnd < 0 ? i : flagsEnd;
+  out.messageStart = i + 1;
+  return out;
 }
 
 /**
@@ -56,22 +166,15 @@ function field(text: string, from: number, to: number, what: string, source: str
  * FLAGS are ignored, as the ABI asks. Throws ParseError on a record whose prefix is malformed.
  */
 export function parseKmsgRecord(text: string, source = '/dev/kmsg'): KmsgRecord {
-  const semi = text.indexOf(';');
-  if (semi < 0) throw new ParseError(source, `kmsg record without ';': ${JSON.stringify(text.slice(0, 80))}`);
-  const c1 = text.indexOf(',');
-  const c2 = c1 < 0 ? -1 : text.indexOf(',', c1 + 1);
-  const c3 = c2 < 0 ? -1 : text.indexOf(',', c2 + 1);
-  if (c1 < 0 || c2 < 0 || c3 < 0 || c3 > semi) {
-    throw new ParseError(source, `kmsg record prefix needs PRIO,SEQ,TS_USEC,FLAGS: ${JSON.stringify(text.slice(0, 80))}`);
-  }
-  const prio = field(text, 0, c1, 'PRIO', source);
-  const seq = field(text, c1 + 1, c2, 'SEQ', source);
-  const tsUsec = field(text, c2 + 1, c3, 'TS_USEC', source);
-  const c4 = text.indexOf(',', c3 + 1);
-  const flags = text.slice(c3 + 1, c4 >= 0 && c4 < semi ? c4 : semi);
-  let end = text.indexOf('\n', semi + 1);
+  let end = text.indexOf('\n');
   if (end < 0) end = text.length;
-  const message = unescapeKmsg(text.slice(semi + 1, end));
+  const p = scanKmsgPrefix(text, 0, end, newKmsgPrefix());
+  if (p.kind !== 'record') {
+    throw new ParseError(source, `kmsg record prefix: ${p.problem}; want PRIO,SEQ,TS_USEC,FLAGS;MESSAGE: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  const prio = p.prio;
+  const flags = text.slice(p.flagsStart, p.flagsEnd);
+  const message = unescapeKmsg(text.slice(p.messageStart, end));
   const dict: Record<string, string> = {};
   let pos = end + 1;
   while (pos < text.length) {
@@ -84,5 +187,5 @@ export function parseKmsgRecord(text: string, source = '/dev/kmsg'): KmsgRecord 
     }
     pos = next + 1;
   }
-  return { prio, facility: prio >> 3, level: prio & 7, seq, tsUsec, flags, message, dict };
+  return { prio, facility: prio >> 3, level: prio & 7, seq: p.seq, tsUsec: p.tsUsec, flags, message, dict };
 }

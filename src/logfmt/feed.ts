@@ -3,7 +3,7 @@
  * Pure: the caller does the reading. Lines that are not OOM lines reach the state machine only as
  * (seq, time, facility), without their message being cut out or decoded.
  */
-import { unescapeKmsg } from '../kmsg/record.js';
+import { newKmsgPrefix, scanKmsgPrefix, unescapeKmsg } from '../kmsg/record.js';
 import { OOM_KEYWORD, mayBeOomLine } from '../oom/messages.js';
 import type { OomReportParser } from '../oom/report.js';
 import { LOG_FORMATS, detectLine, newLogLine, type LogFormat } from './line.js';
@@ -11,25 +11,51 @@ import { LOG_FORMATS, detectLine, newLogLine, type LogFormat } from './line.js';
 export interface MalformedLine {
   readonly source: string;
   readonly line: number;
+  /** The line's start (at most MALFORMED_EXAMPLE_CHARS). */
   readonly text: string;
+  /** Set when the line was malformed for its length alone: how long it was, in characters. */
+  readonly chars?: number;
 }
 
 export interface FeedStats {
   lines: number;
   formats: Record<LogFormat, number>;
-  /** Lines that are there but wrong (a broken kmsg prefix): counted, never fatal. */
+  /** Lines that are there but wrong (a broken kmsg prefix, or longer than MAX_LINE_CHARS): counted, never fatal. */
   malformed: number;
+  /** Of those, the lines longer than MAX_LINE_CHARS. */
+  overlong: number;
+  /**
+   * Message lines in a form that does not say where they came from (plain dmesg, dmesg -r of the
+   * kernel's records, dmesg -T, --time-format iso, bare text): a line userspace wrote to /dev/kmsg
+   * looks the same as the kernel's.
+   */
+  noFacility: number;
   /** The first few malformed lines, to show the user. */
   malformedExamples: MalformedLine[];
 }
 
 const MAX_EXAMPLES = 5;
+const MALFORMED_EXAMPLE_CHARS = 200;
+
+/**
+ * The longest line kept, in characters; a longer one is malformed. The kernel formats a record as
+ * at most 8 KiB (CONSOLE_EXT_LOG_MAX, escapes and dictionary included; the message itself is under
+ * 1 KiB before escaping) and every log form adds only a short prefix, so no kernel line comes near
+ * this. Only the first MAX_LINE_CHARS of a longer line are held, whatever its length: memory stays
+ * bounded.
+ */
+export const MAX_LINE_CHARS = 64 * 1024;
 
 export class KernelLogFeeder {
   readonly stats: FeedStats;
   private readonly parser: OomReportParser;
   private readonly info = newLogLine();
+  private readonly prefix = newKmsgPrefix();
   private carry = '';
+  /** The line being carried is longer than MAX_LINE_CHARS: `carry` holds its start only. */
+  private overlong = false;
+  /** The carried line's full length in characters, also what was dropped of it. */
+  private carryChars = 0;
   private source = '<stdin>';
   private lineNo = 0;
   private prevKmsg = false;
@@ -40,7 +66,7 @@ export class KernelLogFeeder {
     this.parser = parser;
     const formats = {} as Record<LogFormat, number>;
     for (const f of LOG_FORMATS) formats[f] = 0;
-    this.stats = { lines: 0, formats, malformed: 0, malformedExamples: [] };
+    this.stats = { lines: 0, formats, malformed: 0, overlong: 0, noFacility: 0, malformedExamples: [] };
   }
 
   /** Start another input: nothing of a report, and no SEQ, carries over from the one before. */
@@ -60,13 +86,11 @@ export class KernelLogFeeder {
       // a flat string for the char-code reads below.
       const nl = chunk.indexOf('\n');
       if (nl < 0) {
-        this.carry += chunk;
+        this.extendCarry(chunk, 0, chunk.length);
         return;
       }
-      const first = this.carry + chunk.slice(0, nl);
-      this.carry = '';
-      this.kw = -1;
-      this.lineAt(first, 0, first.length);
+      this.extendCarry(chunk, 0, nl);
+      this.flushCarry();
       pos = nl + 1;
     }
     this.kw = -1;
@@ -76,7 +100,25 @@ export class KernelLogFeeder {
       this.lineAt(chunk, pos, nl);
       pos = nl + 1;
     }
-    if (pos < chunk.length) this.carry = chunk.slice(pos);
+    if (pos < chunk.length) {
+      this.carry = '';
+      this.carryChars = 0;
+      this.extendCarry(chunk, pos, chunk.length);
+    }
+  }
+
+  /** Add chunk[s, e) to the carried line, keeping no more than MAX_LINE_CHARS of it. */
+  private extendCarry(chunk: string, s: number, e: number): void {
+    this.carryChars += e - s;
+    if (this.overlong) return;
+    const room = MAX_LINE_CHARS - this.carry.length;
+    if (e - s <= room) {
+      this.carry += chunk.slice(s, e);
+      return;
+    }
+    // Copied out of the chunk (a slice would keep the whole chunk alive) and never grown again.
+    this.carry = Buffer.from(this.carry + chunk.slice(s, s + room), 'utf8').toString('utf8');
+    this.overlong = true;
   }
 
   /** End of all input: the last unterminated line, then the state machine's end. */
@@ -86,12 +128,35 @@ export class KernelLogFeeder {
   }
 
   private flushCarry(): void {
-    if (this.carry !== '') {
-      const last = this.carry;
-      this.carry = '';
-      this.kw = -1;
-      this.lineAt(last, 0, last.length);
+    if (this.carry === '') return;
+    const last = this.carry;
+    const chars = this.carryChars;
+    const overlong = this.overlong;
+    this.carry = '';
+    this.carryChars = 0;
+    this.overlong = false;
+    this.kw = -1;
+    if (overlong) this.overlongLine(last, 0, chars);
+    else this.lineAt(last, 0, last.length);
+  }
+
+  /**
+   * A line longer than MAX_LINE_CHARS (`head` holds its start from `s`; it was `chars` long): no
+   * kernel line is that long, so it is malformed. A kmsg SEQ at its start still counts as seen.
+   */
+  private overlongLine(head: string, s: number, chars: number): void {
+    this.lineNo++;
+    this.stats.lines++;
+    this.stats.formats.malformed++;
+    this.stats.malformed++;
+    this.stats.overlong++;
+    this.prevKmsg = false;
+    if (this.stats.malformedExamples.length < MAX_EXAMPLES) {
+      const text = head.slice(s, s + MALFORMED_EXAMPLE_CHARS);
+      this.stats.malformedExamples.push({ source: this.source, line: this.lineNo, text, chars });
     }
+    const seq = scanKmsgPrefix(head, s, Math.min(head.length, s + MALFORMED_EXAMPLE_CHARS), this.prefix).seq;
+    if (seq >= 0) this.parser.pushOther(seq);
   }
 
   /**
@@ -109,54 +174,32 @@ export class KernelLogFeeder {
   }
 
   /**
-   * The hot path: a raw record `PRIO,SEQ,TS_USEC,FLAGS[,...];MESSAGE` read in place with char
-   * codes, without cutting the line out; a record that is no OOM line never becomes a string.
-   * Returns false when text[s, e) is not a well-formed record (the general path then decides).
+   * The hot path: a raw record `PRIO,SEQ,TS_USEC,FLAGS[,...];MESSAGE` scanned in place, without
+   * cutting the line out; a record that is no OOM line never becomes a string. Returns false when
+   * text[s, e) is not a well-formed record (the general path then decides).
    */
   private kmsgAt(text: string, s: number, e: number): boolean {
-    let i = s;
-    let prio = 0;
-    let c = text.charCodeAt(i);
-    while (c >= 48 && c <= 57 && i - s < 4) {
-      prio = prio * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    }
-    if (i === s || c !== 44 /* , */ || prio > 191) return false;
-    const s2 = ++i;
-    let seq = 0;
-    c = text.charCodeAt(i);
-    while (c >= 48 && c <= 57 && i - s2 < 16) {
-      seq = seq * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    }
-    if (i === s2 || c !== 44) return false;
-    const s3 = ++i;
-    let ts = 0;
-    c = text.charCodeAt(i);
-    while (c >= 48 && c <= 57 && i - s3 < 16) {
-      ts = ts * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    }
-    if (i === s3 || c !== 44) return false;
-    // FLAGS and any further fields up to ';' (short: look no further than 64 characters).
-    const limit = Math.min(e, i + 64);
-    while (i < limit && text.charCodeAt(i) !== 59 /* ; */) i++;
-    if (i >= limit) return false;
-    const start = i + 1;
+    const k = scanKmsgPrefix(text, s, e, this.prefix);
+    if (k.kind !== 'record') return false;
+    const start = k.messageStart;
     this.lineNo++;
     this.stats.lines++;
     this.stats.formats.kmsg++;
     this.prevKmsg = true;
-    const facility = prio >> 3;
+    const facility = k.prio >> 3;
     if (!this.mayBeOom(text, start, e)) {
-      this.parser.pushOther(seq, ts, facility);
+      this.parser.pushOther(k.seq, k.tsUsec, facility);
       return true;
     }
-    this.parser.push(unescapeKmsg(text.slice(start, e)), seq, ts, facility);
+    this.parser.push(unescapeKmsg(text.slice(start, e)), k.seq, k.tsUsec, facility);
     return true;
   }
 
   private lineAt(text: string, s: number, end: number): void {
+    if (end - s > MAX_LINE_CHARS) {
+      this.overlongLine(text, s, end - s);
+      return;
+    }
     const e = end > s && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
     const c = text.charCodeAt(s);
     if (c >= 48 && c <= 57 && this.kmsgAt(text, s, e)) return;
@@ -181,7 +224,7 @@ export class KernelLogFeeder {
       case 'malformed':
         this.stats.malformed++;
         if (this.stats.malformedExamples.length < MAX_EXAMPLES) {
-          this.stats.malformedExamples.push({ source: this.source, line: this.lineNo, text: line.slice(0, 200) });
+          this.stats.malformedExamples.push({ source: this.source, line: this.lineNo, text: line.slice(0, MALFORMED_EXAMPLE_CHARS) });
         }
         // A record we cannot read still holds its SEQ: it is no lost record.
         if (info.seq >= 0) this.parser.pushOther(info.seq);
@@ -200,6 +243,7 @@ export class KernelLogFeeder {
       default:
         format satisfies never;
     }
+    if (info.facility < 0) this.stats.noFacility++;
     const start = info.messageStart;
     if (!mayBeOomLine(line, start)) {
       this.parser.pushOther(info.seq, info.tsUs, info.facility);

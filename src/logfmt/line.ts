@@ -19,6 +19,7 @@
  * Only kmsg and dmesg-x carry the facility (dmesg -r prints the level alone); journalctl names the identifier, and any
  * identifier but `kernel` is userspace.
  */
+import { newKmsgPrefix, scanKmsgPrefix, type KmsgPrefix } from '../kmsg/record.js';
 
 export type LogFormat =
   | 'kmsg'
@@ -57,10 +58,15 @@ export interface LogLine {
   escaped: boolean;
   /** A journal marker that starts another boot's log (`-- Boot ... --`, `-- Reboot --`). */
   boot: boolean;
+  /** The kmsg record prefix as scanned (kind 'none' when the line does not start like a record). */
+  readonly kmsg: KmsgPrefix;
 }
 
 export function newLogLine(): LogLine {
-  return { format: 'bare', messageStart: 0, seq: -1, tsUs: -1, facility: -1, level: -1, escaped: false, boot: false };
+  return {
+    format: 'bare', messageStart: 0, seq: -1, tsUs: -1, facility: -1, level: -1, escaped: false, boot: false,
+    kmsg: newKmsgPrefix(),
+  };
 }
 
 /** Parse unsigned decimal digits of `s` in [from, to); -1 when empty, not digits or unsafe. */
@@ -76,22 +82,22 @@ function decimal(s: string, from: number, to: number): number {
 }
 
 /**
- * `[   12.345678]` at `from`: returns the µs value and sets `bracketEnd` (index after `]`), or -1.
- * The kernel prints seconds and exactly six digits of microseconds.
+ * `[   12.345678] ` at `from`: puts the µs value in `out.tsUs` and returns the index after the
+ * space, or returns -1 and leaves `out` alone. The kernel prints seconds and exactly six digits of
+ * microseconds.
  */
-let bracketEnd = 0;
-function secondsBracket(s: string, from: number): number {
+function secondsBracket(s: string, from: number, out: LogLine): number {
   if (s.charCodeAt(from) !== 91 /* [ */) return -1;
   let i = from + 1;
   while (s.charCodeAt(i) === 32) i++;
   const dot = s.indexOf('.', i);
   if (dot < 0 || dot - i > 12) return -1;
   const secs = decimal(s, i, dot);
-  if (secs < 0 || s.charCodeAt(dot + 7) !== 93 /* ] */) return -1;
+  if (secs < 0 || s.charCodeAt(dot + 7) !== 93 /* ] */ || s.charCodeAt(dot + 8) !== 32) return -1;
   const us = decimal(s, dot + 1, dot + 7);
   if (us < 0) return -1;
-  bracketEnd = dot + 8;
-  return secs * 1_000_000 + us;
+  out.tsUs = secs * 1_000_000 + us;
+  return dot + 9;
 }
 
 // dmesg with CONFIG_PRINTK_CALLER prints the caller after the time: `[  T123] ` or `[ C1] `.
@@ -119,17 +125,17 @@ const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?
 const JOURNAL_SOURCE = /^(\S+) ([^\s:[\]]+)(\[\d+\])?: /;
 
 /**
- * Journal source after the time at `at`: returns the message start and sets `journalForeign`, or -1
- * when the text after the time is not `HOST IDENT: `. With `strict` (a time form dmesg shares),
- * only `kernel` or an identifier with `[pid]` count, so a kernel message like `usb 1-1: ...` stays dmesg.
+ * Journal source after the time at `at`: returns the message start and sets `out.facility` (0 for
+ * the identifier `kernel`, else 1: userspace), or returns -1 and leaves `out` alone when the text
+ * after the time is not `HOST IDENT: `. With `strict` (a time form dmesg shares), only `kernel` or an
+ * identifier with `[pid]` count, so a kernel message like `usb 1-1: ...` stays dmesg.
  */
-let journalForeign = false;
-function journalSource(s: string, at: number, strict: boolean): number {
+function journalSource(s: string, at: number, strict: boolean, out: LogLine): number {
   const m = JOURNAL_SOURCE.exec(at === 0 ? s : s.slice(at));
   if (m === null) return -1;
   const ident = m[2] as string;
   if (strict && ident !== 'kernel' && m[3] === undefined) return -1;
-  journalForeign = ident !== 'kernel';
+  out.facility = ident === 'kernel' ? 0 : 1;
   return at + m[0].length;
 }
 
@@ -144,13 +150,8 @@ function set(out: LogLine, format: LogFormat, messageStart: number, escaped: boo
  * kept the kernel's `[   12.345678] ` stamp at the start of the message: take it as the time.
  */
 function journalMessage(line: string, out: LogLine, format: LogFormat, at: number): void {
-  const ts = secondsBracket(line, at);
-  if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
-    out.tsUs = ts;
-    set(out, format, bracketEnd + 1, false);
-    return;
-  }
-  set(out, format, at, false);
+  const after = secondsBracket(line, at, out);
+  set(out, format, after >= 0 ? after : at, false);
 }
 
 /**
@@ -163,39 +164,28 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
   out.facility = -1;
   out.level = -1;
   out.boot = false;
+  const k = scanKmsgPrefix(line, 0, line.length, out.kmsg);
+  if (k.kind === 'record') {
+    out.seq = k.seq;
+    out.tsUs = k.tsUsec;
+    out.facility = k.prio >> 3;
+    out.level = k.prio & 7;
+    set(out, 'kmsg', k.messageStart, true);
+    return;
+  }
+  if (k.kind === 'malformed') {
+    // Keep the SEQ: the record was there, so its number is no gap.
+    out.seq = k.seq;
+    set(out, 'malformed', 0, false);
+    return;
+  }
   const c = line.charCodeAt(0);
-  // kmsg: PRIO,SEQ,TS_USEC,FLAGS[,...];MESSAGE — the hot path, read with char codes only.
   if (c >= 48 && c <= 57) {
-    const c1 = line.indexOf(',');
-    if (c1 > 0 && c1 <= 4 && decimal(line, 0, c1) >= 0) {
-      const c2 = line.indexOf(',', c1 + 1);
-      const c3 = c2 < 0 ? -1 : line.indexOf(',', c2 + 1);
-      const semi = line.indexOf(';');
-      if (c2 > 0 && c3 > 0 && decimal(line, c1 + 1, c2) >= 0) {
-        const prio = decimal(line, 0, c1);
-        const seq = decimal(line, c1 + 1, c2);
-        const ts = decimal(line, c2 + 1, c3);
-        if (semi < c3 || ts < 0 || prio > 191) {
-          // Keep the SEQ: the record was there, so its number is no gap.
-          out.seq = seq;
-          set(out, 'malformed', 0, false);
-          return;
-        }
-        out.seq = seq;
-        out.tsUs = ts;
-        out.facility = prio >> 3;
-        out.level = prio & 7;
-        set(out, 'kmsg', semi + 1, true);
-        return;
-      }
-    }
     const iso = ISO_TIME.exec(line);
     if (iso !== null) {
-      const j = journalSource(line, iso[0].length, true);
-      if (j >= 0) {
-        out.facility = journalForeign ? 1 : 0;
-        journalMessage(line, out, 'journal-iso', j);
-      } else set(out, 'dmesg-iso', iso[0].length, true);
+      const j = journalSource(line, iso[0].length, true, out);
+      if (j >= 0) journalMessage(line, out, 'journal-iso', j);
+      else set(out, 'dmesg-iso', iso[0].length, true);
       return;
     }
     set(out, 'bare', 0, false);
@@ -209,17 +199,15 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
     }
   }
   if (c === 91 /* [ */) {
-    const ts = secondsBracket(line, 0);
-    if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
-      const at = bracketEnd + 1;
-      const j = journalSource(line, at, true);
+    const at = secondsBracket(line, 0, out);
+    if (at >= 0) {
+      const j = journalSource(line, at, true, out);
       if (j >= 0) {
         // journalctl's monotonic time is when journald read the record, not the kernel's stamp.
-        out.facility = journalForeign ? 1 : 0;
+        out.tsUs = -1;
         journalMessage(line, out, 'journal-monotonic', j);
         return;
       }
-      out.tsUs = ts;
       set(out, 'dmesg', skipCaller(line, at), true);
       return;
     }
@@ -239,13 +227,8 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
       // LOG_USER record shows as <3>): only a value ≥ 8 says the facility, and then it is foreign.
       out.facility = prio >= 8 ? prio >> 3 : -1;
       out.level = prio & 7;
-      const ts = secondsBracket(line, close + 1);
-      if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
-        out.tsUs = ts;
-        set(out, 'dmesg-raw', skipCaller(line, bracketEnd + 1), true);
-      } else {
-        set(out, 'dmesg-raw', close + 1, true);
-      }
+      const at = secondsBracket(line, close + 1, out);
+      set(out, 'dmesg-raw', at >= 0 ? skipCaller(line, at) : close + 1, true);
       return;
     }
     set(out, 'bare', 0, false);
@@ -264,12 +247,9 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
       if (fac !== undefined && lvl !== undefined) {
         out.facility = fac;
         out.level = lvl;
-        let at = x[0].length;
-        const ts = secondsBracket(line, at);
-        if (ts >= 0 && line.charCodeAt(bracketEnd) === 32) {
-          out.tsUs = ts;
-          at = bracketEnd + 1;
-        } else {
+        let at = secondsBracket(line, x[0].length, out);
+        if (at < 0) {
+          at = x[0].length;
           const t = DMESG_T.exec(line.slice(at));
           if (t !== null) at += t[0].length;
         }
@@ -281,9 +261,8 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
   if (c >= 65 && c <= 90 /* A-Z */) {
     const t = SYSLOG_TIME.exec(line);
     if (t !== null) {
-      const j = journalSource(line, t[0].length, false);
+      const j = journalSource(line, t[0].length, false, out);
       if (j >= 0) {
-        out.facility = journalForeign ? 1 : 0;
         journalMessage(line, out, 'journal', j);
         return;
       }

@@ -20,10 +20,10 @@ import { until } from '../helpers/until.js';
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'oomwatch');
 
 /**
- * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (on Node 20 that works,
- * with a latency of about the period, where a read stream holds a thread blocked in read() and
- * fs.watch never fires for kernel records), one record per read into an 8 KiB buffer. EPIPE (other tests flooding the log
- * overran us) is counted and reading goes on, where `cat /dev/kmsg` would stop.
+ * A raw /dev/kmsg reader for the test: a non-blocking fd drained every 5 ms (EAGAIN when nothing is
+ * new; latency about the period; a read stream would hold a thread blocked in read() and fs.watch
+ * never fires for kernel records), one record per read into an 8 KiB buffer. EPIPE (other tests
+ * flooding the log overran us) is counted and reading goes on, where `cat /dev/kmsg` would stop.
  */
 function startReader(): { text: () => string; overruns: () => number; stop: () => void } {
   const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);

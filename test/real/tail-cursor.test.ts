@@ -27,7 +27,7 @@ async function stopOk(tail: TailProcess): Promise<void> {
 test('tail --cursor: a kill while tail was down is printed at the next start, and never twice', realKernel(), async () => {
   const cg = makeV1Cgroup('tailcur', 64 * 1024 * 1024);
   const dir = mkdtempSync(join(tmpdir(), 'oomwatch-tail-'));
-  const cursorFile = join(dir, 'kmsg.cursor');
+  const cursorFile = join(dir, 'tail.cursor');
   const tails: TailProcess[] = [];
   const start = (): TailProcess => {
     const t = startTail(['--json', '--cursor', cursorFile]);

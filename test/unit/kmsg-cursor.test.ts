@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCursor, readCursor, saveCursor, serializeCursor } from '../../src/kmsg/cursor.js';
+import { parseCursor, prepareCursorDir, readCursor, saveCursor, serializeCursor } from '../../src/kmsg/cursor.js';
 import { parseBootId, readBootId } from '../../src/kmsg/bootId.js';
-import { ParseError } from '../../src/errors.js';
+import { OomwatchError, ParseError } from '../../src/errors.js';
 
 const BOOT = '6c021458-3386-4bec-862e-88c3655bbf50';
 
@@ -75,11 +75,36 @@ test('saveCursor writes atomically (no temp file left) and replaces the previous
   assert.equal(readFileSync(file, 'utf8'), serializeCursor({ bootId: BOOT, seq: 2 }));
 });
 
-test('saveCursor into a missing directory fails and leaves nothing behind', async (t) => {
+test('saveCursor into a missing directory fails with an error naming the file, and leaves nothing behind', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'oomwatch-cursor-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  await assert.rejects(saveCursor(join(dir, 'nope', 'kmsg.cursor'), { bootId: BOOT, seq: 1 }), { code: 'ENOENT' });
+  const file = join(dir, 'nope', 'tail.cursor');
+  await assert.rejects(saveCursor(file, { bootId: BOOT, seq: 1 }), (err: unknown) => {
+    assert.ok(err instanceof OomwatchError);
+    assert.equal(err.code, 'EIO');
+    assert.equal(err.message, `${file}: cannot save the kmsg cursor: ENOENT`);
+    return true;
+  });
   assert.deepEqual(readdirSync(dir), []);
+});
+
+test('prepareCursorDir creates the missing directories (0755); one that cannot be is an error naming it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'oomwatch-cursor-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'a', 'b', 'tail.cursor');
+  await prepareCursorDir(file);
+  await prepareCursorDir(file);
+  for (const d of [join(dir, 'a'), join(dir, 'a', 'b')]) assert.equal(statSync(d).mode & 0o777, 0o755 & ~process.umask());
+  await saveCursor(file, { bootId: BOOT, seq: 7 });
+  assert.deepEqual(await readCursor(file), { bootId: BOOT, seq: 7 });
+  writeFileSync(join(dir, 'f'), '');
+  const bad = join(dir, 'f', 'x', 'tail.cursor');
+  await assert.rejects(prepareCursorDir(bad), (err: unknown) => {
+    assert.ok(err instanceof OomwatchError);
+    assert.match(err.message, new RegExp(`^${bad}: cannot create the kmsg cursor's directory ${join(dir, 'f', 'x')}: ENOTDIR; create it, or choose another file$`));
+    return true;
+  });
+  await assert.rejects(readCursor(bad), (err: unknown) => err instanceof OomwatchError && err.message === `${bad}: cannot read the kmsg cursor: ENOTDIR`);
 });
 
 test('boot id: parsed from the proc file, trimmed, validated, read through the injected proc root', (t) => {

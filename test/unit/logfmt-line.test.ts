@@ -27,7 +27,11 @@ test('raw kmsg records: prio, seq, time, facility; extra comma fields ignored', 
 test('a broken kmsg prefix is malformed, not a message', () => {
   assert.equal(detect('6,12,34,-no semicolon').format, 'malformed');
   assert.equal(detect('6,12,x5,-;msg').format, 'malformed');
-  assert.equal(detect('999,12,5,-;msg').format, 'malformed');
+  // PRIO ≤ 2047 is a record: the kernel keeps any facility a userspace write asks for in a u8.
+  assert.deepEqual([detect('2047,12,5,-;msg').format, detect('2047,12,5,-;msg').facility], ['kmsg', 255]);
+  assert.equal(detect('2048,12,5,-;msg').format, 'malformed');
+  assert.equal(detect('3,4,5 apples, pears').format, 'malformed');
+  assert.equal(detect('3,4,5 apples').format, 'bare');
   assert.equal(detect('12 apples').format, 'bare');
 });
 
