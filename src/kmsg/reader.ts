@@ -183,6 +183,13 @@ export class KmsgReader {
   readonly done: Promise<void>;
   private readonly positionValue: KmsgPosition;
   private fd: number | undefined;
+  /**
+   * The kernel's device hands out exactly one record per read(). Anything else standing in for it
+   * (a FIFO in tests) returns whatever was written since the last read, possibly several records:
+   * those are split into records here and handed out one per readOne().
+   */
+  private readonly device: boolean;
+  private readonly backlog: string[] = [];
   private readonly buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly onEvents: (events: readonly KmsgEvent[]) => void;
   private tracker: SeqTracker = new SeqTracker();
@@ -213,6 +220,7 @@ export class KmsgReader {
     this.bootId = bootId;
     this.path = opts.roots.kmsg;
     this.fd = fd;
+    this.device = fstatSync(fd).isCharacterDevice();
     this.onEvents = opts.onEvents;
     this.idleAfterMs = opts.idleAfterMs ?? DEFAULT_IDLE_AFTER_MS;
     this.done = new Promise<void>((resolve, reject) => {
@@ -221,7 +229,7 @@ export class KmsgReader {
     });
     this.setPollInterval(opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, opts.idlePollIntervalMs);
     this.positionValue = this.position0(opts.from ?? 'end');
-    if (opts.notify !== false && fstatSync(fd).isCharacterDevice()) this.openNotifier();
+    if (opts.notify !== false && this.device) this.openNotifier();
     // The first batch (what positioning read ahead, or the backlog from 'start') comes after the
     // caller has the reader in hand; a polling reader arms its timer after each drain.
     this.scheduleDrain();
@@ -362,6 +370,7 @@ export class KmsgReader {
   // ---- reading ---------------------------------------------------------------------------------
 
   private readOne(): ReadResult {
+    if (this.backlog.length > 0) return this.backlog.shift() as string;
     if (this.fd === undefined) return 'EOF';
     let n: number;
     try {
@@ -382,7 +391,27 @@ export class KmsgReader {
     // /dev/kmsg never returns 0; a FIFO without a writer (tests) does: "nothing now".
     if (n === 0) return 'EOF';
     // The kernel escapes every byte < 0x20 (but \n), >= 0x7f and '\' as \xNN: records are ASCII.
-    return this.buf.toString('latin1', 0, n);
+    const text = this.buf.toString('latin1', 0, n);
+    return this.device ? text : this.splitRecords(text);
+  }
+
+  /**
+   * A read that is not the device's may hold several records. A record is its first line plus the
+   * continuation lines that follow it, each starting with a space (` KEY=VALUE`, dev-kmsg ABI);
+   * any other line starts the next record. Returns the first and keeps the rest for later reads.
+   */
+  private splitRecords(text: string): string {
+    let start = 0;
+    let at = text.indexOf('\n');
+    while (at >= 0 && at + 1 < text.length) {
+      if (text[at + 1] !== ' ') {
+        this.backlog.push(text.slice(start, at + 1));
+        start = at + 1;
+      }
+      at = text.indexOf('\n', at + 1);
+    }
+    this.backlog.push(text.slice(start));
+    return this.backlog.shift() as string;
   }
 
   private scheduleDrain(): void {

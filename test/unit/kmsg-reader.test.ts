@@ -1,7 +1,7 @@
 /**
- * The reader's handling of what it reads, without root: the device is replaced by a FIFO (a read()
- * of a FIFO returns what one write() put in when the reader keeps up, like /dev/kmsg returns one
- * record), so the test can feed malformed records and SEQ gaps the kernel would never produce.
+ * The reader's handling of what it reads, without root: the device is replaced by a FIFO (the
+ * reader splits what one read() of a FIFO returns into records, as /dev/kmsg returns one record per
+ * read()), so the test can feed malformed records and SEQ gaps the kernel would never produce.
  * Skipping to a start position needs the device's backlog of one record per read(), which a FIFO
  * cannot model: the real tests cover it.
  * The real device is covered by test/real/kmsg-*.test.ts.
@@ -81,6 +81,27 @@ test('reader over a FIFO: records in order, malformed ones reported and skipped,
   assert.equal(s.lostGap, 5);
   assert.equal(s.overruns, 0);
   assert.deepEqual(reader.cursor(), { bootId: BOOT, seq: 110 });
+});
+
+test('reader over a FIFO: several records in one read() are split into records, continuation lines kept with theirs', async (t) => {
+  const { proc, fifo } = fixture(t);
+  const events: KmsgEvent[] = [];
+  const reader = await openKmsgReader({ roots: { kmsg: fifo, proc }, from: 'start', onEvents: (e) => events.push(...e) });
+  t.after(() => reader.stop());
+  const w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(w));
+  // What a loaded machine does to a test feeding one record per write: two writes read at once.
+  writeSync(w, '6,200,2000,-;one\n SUBSYSTEM=usb\n DEVICE=c189:1\n3,201,2001,-;two\n6,202,2002,-;three\n');
+  await until('three records', () => events.filter((e) => e.type === 'record').length === 3);
+  assert.deepEqual(
+    events.map((e) => (e.type === 'record' ? [e.record.seq, e.record.message, e.record.dict] : e.type)),
+    [
+      [200, 'one', { SUBSYSTEM: 'usb', DEVICE: 'c189:1' }],
+      [201, 'two', {}],
+      [202, 'three', {}],
+    ],
+  );
+  assert.equal(reader.stats().malformed, 0);
 });
 
 test('a cursor from another boot starts from the start, and says so', async (t) => {
