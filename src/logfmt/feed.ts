@@ -1,7 +1,8 @@
 /**
  * Text in any kernel log form (see line.ts), chunk by chunk, into the OOM report state machine.
  * Pure: the caller does the reading. Lines that are not OOM lines reach the state machine only as
- * (seq, time, facility), without their message being cut out or decoded.
+ * (seq, time, facility), without their message being cut out or decoded, except inside a report
+ * (the parser is reading its blocks: memory, stats, task table).
  */
 import { unescapeKmsg } from '../kmsg/record.js';
 import { OOM_KEYWORD, mayBeOomLine } from '../oom/messages.js';
@@ -148,7 +149,7 @@ export class KernelLogFeeder {
     this.stats.formats.kmsg++;
     this.prevKmsg = true;
     const facility = prio >> 3;
-    if (!this.mayBeOom(text, start, e)) {
+    if (!this.parser.readingReport && !this.mayBeOom(text, start, e)) {
       this.parser.pushOther(seq, ts, facility);
       return true;
     }
@@ -201,7 +202,7 @@ export class KernelLogFeeder {
         format satisfies never;
     }
     const start = info.messageStart;
-    if (!mayBeOomLine(line, start)) {
+    if (!this.parser.readingReport && !mayBeOomLine(line, start)) {
       this.parser.pushOther(info.seq, info.tsUs, info.facility);
       return;
     }
