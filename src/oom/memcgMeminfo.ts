@@ -89,7 +89,21 @@ function statValue(n: number): number | 'max' {
   return Number.isSafeInteger(n) ? n : 'max';
 }
 
-const STAT_LINE = /^([a-z_0-9]+) (\d{1,20})$/;
+/**
+ * One `key value` line in msg[from, to): key `[a-z0-9_]+`, one space, 1–20 digits. Read with char
+ * codes (the stat block is most of a memcg report's records). Undefined when it is not one.
+ */
+function statLineAt(msg: string, from: number, to: number): [string, number | 'max'] | undefined {
+  let i = from;
+  for (let c = msg.charCodeAt(i); i < to && ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95); c = msg.charCodeAt(++i));
+  if (i === from || i >= to || msg.charCodeAt(i) !== 32) return undefined;
+  const key = msg.slice(from, i);
+  const d = ++i;
+  let n = 0;
+  for (let c = msg.charCodeAt(i); i < to && c >= 48 && c <= 57; c = msg.charCodeAt(++i)) n = n * 10 + (c - 48);
+  if (i !== to || i === d || i - d > 20) return undefined;
+  return [key, statValue(n)];
+}
 
 /**
  * Add the `key value` lines of one stat record to `into`. True when every line of the message was
@@ -98,17 +112,18 @@ const STAT_LINE = /^([a-z_0-9]+) (\d{1,20})$/;
 export function parseStatRecord(msg: string, into: MemoryStat): boolean {
   const nl = msg.indexOf('\n');
   if (nl < 0) {
-    const m = STAT_LINE.exec(msg);
-    if (m === null) return false;
-    into[m[1] as string] = statValue(Number(m[2]));
+    const kv = statLineAt(msg, 0, msg.length);
+    if (kv === undefined) return false;
+    into[kv[0]] = kv[1];
     return true;
   }
   const pairs: [string, number | 'max'][] = [];
-  for (const line of msg.split('\n')) {
-    if (line === '') continue;
-    const m = STAT_LINE.exec(line);
-    if (m === null) return false;
-    pairs.push([m[1] as string, statValue(Number(m[2]))]);
+  for (let from = 0, end = nl; from < msg.length; from = end + 1, end = msg.indexOf('\n', from)) {
+    if (end < 0) end = msg.length;
+    if (end === from) continue;
+    const kv = statLineAt(msg, from, end);
+    if (kv === undefined) return false;
+    pairs.push(kv);
   }
   for (const [k, v] of pairs) into[k] = v;
   return true;
