@@ -447,8 +447,8 @@ export class OomReportParser {
   private remember(r: Report, ts: number): void {
     const b = r.blocks;
     if (b === null || b.tasks.length === 0 || r.oomMemcg === null || r.scope === 'system') return;
-    const victim = r.summaryPid === r.lastKillPid ? this.held?.victim_cgroup ?? null : null;
-    if (!b.placesTasksIn(r.oomMemcg, victim)) return;
+    // The event just built names the victim's cgroup only when the kernel named it for that pid.
+    if (!b.placesTasksIn(r.oomMemcg, this.held?.victim_cgroup ?? null)) return;
     const tables = this.tables;
     if (ts >= 0) {
       let stale = 0;

@@ -48,6 +48,8 @@ export class ReportBlocks {
   private readonly counters: Partial<Record<CounterName, MemcgCounter>> = {};
   private stat: MemoryStat | null = null;
   private memInfo: MemInfoRaw | null = null;
+  /** The Mem-Info summary may still continue (no other line came after its first). */
+  private memInfoSummaryOpen = false;
   private columns: TaskColumns | null = null;
   readonly tasks: TaskRow[] = [];
   private block: Block = 'none';
@@ -65,7 +67,11 @@ export class ReportBlocks {
       case 'meminfo': {
         const raw = this.memInfo as MemInfoRaw;
         if (parseMemInfoTotal(msg, raw)) return;
-        if (Object.keys(raw.summary).length === 0 && parseMemInfoSummary(msg, raw)) return;
+        // One record in /dev/kmsg; a text log (dmesg) may print its lines as lines of their own.
+        if (this.memInfoSummaryOpen) {
+          if (parseMemInfoSummary(msg, raw)) return;
+          this.memInfoSummaryOpen = Object.keys(raw.summary).length === 0;
+        }
         // Per-node and per-zone lines are skipped; the block ends with the task table.
         if (msg.charCodeAt(0) !== 84 /* T */ && msg.charCodeAt(0) !== 91 /* [ */) return;
         this.block = 'none';
@@ -106,6 +112,7 @@ export class ReportBlocks {
       case 77: /* M */ {
         if (msg === MEM_INFO) {
           this.memInfo = newMemInfoRaw();
+          this.memInfoSummaryOpen = true;
           this.block = 'meminfo';
           return;
         }
