@@ -1,7 +1,8 @@
 /**
  * Text in any kernel log form (see line.ts), chunk by chunk, into the OOM report state machine.
  * Pure: the caller does the reading. Lines that are not OOM lines reach the state machine only as
- * (seq, time, facility), without their message being cut out or decoded.
+ * (seq, time, facility), without their message being cut out or decoded, except inside a report
+ * (the parser is reading its blocks: memory, stats, task table).
  */
 import { newKmsgPrefix, scanKmsgPrefix, unescapeKmsg } from '../kmsg/record.js';
 import { OOM_KEYWORD, mayBeOomLine } from '../oom/messages.js';
@@ -187,7 +188,7 @@ export class KernelLogFeeder {
     this.stats.formats.kmsg++;
     this.prevKmsg = true;
     const facility = k.prio >> 3;
-    if (!this.mayBeOom(text, start, e)) {
+    if (!this.parser.readingReport && !this.mayBeOom(text, start, e)) {
       this.parser.pushOther(k.seq, k.tsUsec, facility);
       return true;
     }
@@ -245,7 +246,7 @@ export class KernelLogFeeder {
     }
     if (info.facility < 0) this.stats.noFacility++;
     const start = info.messageStart;
-    if (!mayBeOomLine(line, start)) {
+    if (!this.parser.readingReport && !mayBeOomLine(line, start)) {
       this.parser.pushOther(info.seq, info.tsUs, info.facility);
       return;
     }

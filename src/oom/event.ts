@@ -1,3 +1,6 @@
+import type { OomCandidate } from './badness.js';
+import type { MemoryStat, OomMemory } from './memcgMeminfo.js';
+import type { MemInfo } from './memInfo.js';
 import { resolveOwner, type ContainerRuntime, type PodQos } from './owner.js';
 import type { KillLine, OomScope } from './messages.js';
 
@@ -37,6 +40,16 @@ export interface OomKillEvent {
   container_id: string | null;
   pod_uid: string | null;
   pod_qos: PodQos | null;
+  /** The OOM cgroup's usage, limit and failcnt at the OOM (and swap/memsw/kmem where printed), in bytes. */
+  memory: OomMemory | null;
+  /** The report's `Memory cgroup stats for` block: keys as printed, sizes in bytes. */
+  memory_stat: MemoryStat | null;
+  /** A system OOM's `Mem-Info:` summary and totals, in bytes. */
+  mem_info: MemInfo | null;
+  /** The tasks the kernel weighed, by its own badness, highest first: the first few; the victim marked. */
+  candidates: OomCandidate[] | null;
+  /** How many tasks the report's table listed. */
+  candidates_total: number | null;
 }
 
 /** The event's keys in contract order (for table columns and tests). */
@@ -44,6 +57,7 @@ export const OOM_KILL_EVENT_KEYS = [
   'pid', 'process', 'scope', 'constraint', 'oom_cgroup', 'victim_cgroup', 'uid', 'total_vm_kb',
   'anon_rss_kb', 'file_rss_kb', 'shmem_rss_kb', 'pgtables_kb', 'oom_score_adj', 'group_kill',
   'trigger_process', 'seq', 'kernel_time_us', 'unit', 'runtime', 'container_id', 'pod_uid', 'pod_qos',
+  'memory', 'memory_stat', 'mem_info', 'candidates', 'candidates_total',
 ] as const satisfies ReadonlyArray<keyof OomKillEvent>;
 
 /** What the report around a kill line established; every field null when unknown. */
@@ -59,6 +73,14 @@ export interface KillContext {
   readonly triggerProcess: string | null;
   readonly seq: number | null;
   readonly kernelTimeUs: number | null;
+  /** What the report's blocks said (memory, stats, Mem-Info, the task table); null without them. */
+  readonly story?: {
+    readonly memory: OomMemory | null;
+    readonly memoryStat: MemoryStat | null;
+    readonly memInfo: MemInfo | null;
+    readonly candidates: OomCandidate[] | null;
+    readonly candidatesTotal: number | null;
+  } | null;
 }
 
 /**
@@ -91,5 +113,10 @@ export function buildOomKillEvent(kill: KillLine, ctx: KillContext): OomKillEven
     container_id: owner.container_id,
     pod_uid: owner.pod_uid,
     pod_qos: owner.pod_qos,
+    memory: ctx.story?.memory ?? null,
+    memory_stat: ctx.story?.memoryStat ?? null,
+    mem_info: ctx.story?.memInfo ?? null,
+    candidates: ctx.story?.candidates ?? null,
+    candidates_total: ctx.story?.candidatesTotal ?? null,
   };
 }

@@ -15,12 +15,22 @@
  * A header that never gets its kill is closed by the next report line, by a SEQ gap, or after
  * `staleAfterUs` of kernel time, so it never swallows the next report.
  *
+ * Between a header and its kill the report's blocks (memcg counters and stats, Mem-Info, the task
+ * table: reportBlocks.ts) are read from every message and attached to the report's kill events.
+ * Outside a report a message that cannot be an OOM line costs one test, as before any report.
+ *
+ * A header-less kill whose pid was listed in the task table of a recent full report is placed in
+ * that report's cgroup when the report shows that its whole table is charged there
+ * (ReportBlocks.placesTasksIn): in a storm, each full report lists the tasks its header-less kills
+ * will name. Tables are kept `tableWindowUs` of kernel time, at most `MAX_RECENT_TABLES` of them.
+ *
  * Records from userspace (facility ≥ 1, Documentation/ABI/testing/dev-kmsg) are never parsed:
  * they are counted and otherwise ignored, whatever they say.
  */
 import { KERNEL_FACILITY, type KmsgRecord } from '../kmsg/record.js';
 import { buildOomKillEvent, type OomKillEvent } from './event.js';
 import { resolveOwner } from './owner.js';
+import { ReportBlocks, storyCandidates } from './reportBlocks.js';
 import {
   isAlreadyExitingLine,
   isNoKillableLine,
@@ -81,10 +91,28 @@ export interface OomParserOptions {
    * for that pid. Who reconciles kills with those counters needs this; the rest can ignore it.
    */
   readonly onRepeatedKill?: (reported: OomKillEvent) => void;
+  /**
+   * How long (kernel time) a full report's task table places the pids of header-less kills.
+   * Default 10 s: the kernel lets 10 report headers through per 5 s (oom_kill_process's
+   * ratelimit), so a storm that goes on prints a full report at least every 5 s, and its
+   * header-less kills name tasks of the latest tables. Kept short because a pid can be reused once
+   * its task is gone (pids are handed out cyclically up to pid_max: seconds are safe).
+   */
+  readonly tableWindowUs?: number;
 }
 
 export const DEFAULT_STALE_AFTER_US = 10_000_000;
 export const DEFAULT_GROUP_WINDOW_US = 1_000_000;
+export const DEFAULT_TABLE_WINDOW_US = 10_000_000;
+/** Task tables kept for header-less kills: two storms' latest reports, with room to spare. */
+export const MAX_RECENT_TABLES = 16;
+
+/** A full report's task table, as it places header-less kills. */
+interface RecentTable {
+  readonly pids: ReadonlySet<number>;
+  readonly cgroup: string;
+  readonly ts: number;
+}
 
 /** The report being read: what its lines established so far. */
 interface Report {
@@ -105,6 +133,8 @@ interface Report {
   /** The group's members reported so far, by pid (the event, when the parser still has it). */
   groupPids: Map<number, OomKillEvent | null> | null;
   lastTs: number;
+  /** The blocks between header and kill; null for a report opened without a header. */
+  blocks: ReportBlocks | null;
 }
 
 function newReport(counted: boolean, ts: number): Report {
@@ -124,6 +154,7 @@ function newReport(counted: boolean, ts: number): Report {
     groupCgroup: null,
     groupPids: null,
     lastTs: ts,
+    blocks: null,
   };
 }
 
@@ -149,7 +180,12 @@ export class OomReportParser {
   private readonly onRepeatedKill: ((reported: OomKillEvent) => void) | undefined;
   private readonly staleAfterUs: number;
   private readonly groupWindowUs: number;
+  private readonly tableWindowUs: number;
   private report: Report | null = null;
+  /** The open report's blocks while it has no kill yet: every message goes to them. */
+  private blocks: ReportBlocks | null = null;
+  /** Task tables of recent full reports, oldest first. */
+  private tables: RecentTable[] = [];
   private held: OomKillEvent | null = null;
   /** The last kill emitted: a group line may come after idle() released its first victim. */
   private lastReleased: OomKillEvent | null = null;
@@ -160,6 +196,15 @@ export class OomReportParser {
     this.onRepeatedKill = options.onRepeatedKill;
     this.staleAfterUs = options.staleAfterUs ?? DEFAULT_STALE_AFTER_US;
     this.groupWindowUs = options.groupWindowUs ?? DEFAULT_GROUP_WINDOW_US;
+    this.tableWindowUs = options.tableWindowUs ?? DEFAULT_TABLE_WINDOW_US;
+  }
+
+  /**
+   * True while a report is open and reading its blocks: a caller that filters messages itself
+   * (mayBeOomLine) must then pass every kernel message with push(), not pushOther().
+   */
+  get readingReport(): boolean {
+    return this.blocks !== null;
   }
 
   /** Feed one parsed /dev/kmsg record. */
@@ -175,6 +220,7 @@ export class OomReportParser {
   push(message: string, seq = -1, tsUs = -1, facility = -1): void {
     if (!this.admit(seq, tsUs, facility)) return;
     if (!mayBeOomLine(message)) {
+      this.blocks?.line(message);
       this.release();
       return;
     }
@@ -219,6 +265,7 @@ export class OomReportParser {
   boundary(): void {
     this.end();
     this.lastSeq = -1;
+    this.tables = [];
   }
 
   /** SEQ bookkeeping and the foreign-facility gate. Returns false when the message is not the kernel's. */
@@ -231,6 +278,7 @@ export class OomReportParser {
         } else if (seq <= this.lastSeq) {
           // SEQ went back: another boot's log follows (concatenated files). Nothing carries over.
           this.end();
+          this.tables = [];
         }
       }
       this.lastSeq = seq;
@@ -270,6 +318,7 @@ export class OomReportParser {
     const r = this.report;
     if (r !== null && r.counted && r.kills === 0) this.stats.reportsWithoutKill++;
     this.report = null;
+    this.blocks = null;
   }
 
   private release(): void {
@@ -296,7 +345,10 @@ export class OomReportParser {
     this.release();
     const trigger = parseHeaderLine(msg);
     if (trigger !== undefined) {
-      this.open(true, ts).trigger = trigger;
+      const r = this.open(true, ts);
+      r.trigger = trigger;
+      r.blocks = new ReportBlocks();
+      this.blocks = r.blocks;
       return;
     }
     if (isSummaryLine(msg)) {
@@ -344,8 +396,11 @@ export class OomReportParser {
     }
     if (isNoKillableLine(msg) || isAlreadyExitingLine(msg)) {
       this.close();
+      return;
     }
-    // Anything else (oom_reaper lines, memory usage, the task table) says nothing about kills.
+    // Anything else (oom_reaper lines, memory usage, the task table) says nothing about kills,
+    // but may be part of the report's blocks (a task whose comm holds the keyword).
+    this.blocks?.line(msg);
   }
 
   private kill(k: KillLine, seq: number, ts: number): void {
@@ -382,7 +437,36 @@ export class OomReportParser {
     rep.kills++;
     rep.lastKillPid = k.pid;
     rep.lastTs = ts;
+    this.blocks = null;
     this.held = this.event(k, rep, seq, ts, false);
+    if (!attach) return;
+    this.remember(rep, ts);
+  }
+
+  /** Keep a full report's task table for the header-less kills that may follow (see the top). */
+  private remember(r: Report, ts: number): void {
+    const b = r.blocks;
+    if (b === null || b.tasks.length === 0 || r.oomMemcg === null || r.scope === 'system') return;
+    // The event just built names the victim's cgroup only when the kernel named it for that pid.
+    if (!b.placesTasksIn(r.oomMemcg, this.held?.victim_cgroup ?? null)) return;
+    const tables = this.tables;
+    if (ts >= 0) {
+      let stale = 0;
+      while (stale < tables.length && ts - (tables[stale] as RecentTable).ts > this.tableWindowUs) stale++;
+      if (stale > 0) tables.splice(0, stale);
+    }
+    if (tables.length >= MAX_RECENT_TABLES) tables.shift();
+    tables.push({ pids: new Set(b.tasks.map((t) => t.pid)), cgroup: r.oomMemcg, ts });
+  }
+
+  /** The cgroup a recent table places a header-less kill's pid in, newest table first. */
+  private placed(pid: number, ts: number): string | null {
+    for (let i = this.tables.length - 1; i >= 0; i--) {
+      const t = this.tables[i] as RecentTable;
+      if (ts >= 0 && t.ts >= 0 && (ts < t.ts || ts - t.ts > this.tableWindowUs)) continue;
+      if (t.pids.has(pid)) return t.cgroup;
+    }
+    return null;
   }
 
   private group(cgroup: string, ts: number): void {
@@ -419,7 +503,7 @@ export class OomReportParser {
   }
 
   private event(k: KillLine, r: Report, seq: number, ts: number, groupKill: boolean): OomKillEvent {
-    let victim: string | null = null;
+    let victim: string | null = r.counted ? null : this.placed(k.pid, ts);
     let uid: number | null = null;
     let oomCgroup = r.oomMemcg;
     if (r.summaryPid === k.pid && r.summary !== null) {
@@ -434,7 +518,18 @@ export class OomReportParser {
       // `Task in X` names the selected task; a sacrificed child may live elsewhere.
       victim = r.legacyTaskMemcg;
     }
+    const story = r.blocks === null ? null : r.blocks.storyFor(k);
     return buildOomKillEvent(k, {
+      story:
+        story === null
+          ? null
+          : {
+              memory: story.memory,
+              memoryStat: story.memoryStat,
+              memInfo: story.memInfo,
+              candidates: storyCandidates(story, k.pid),
+              candidatesTotal: story.tasksTotal,
+            },
       scope: r.scope,
       constraint: r.constraint,
       oomCgroup,

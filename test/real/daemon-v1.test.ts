@@ -66,6 +66,16 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     assert.equal(line['cgroup_limit_bytes'], 64 * M);
     assert.equal(typeof line['boot_id'], 'string');
     assert.equal(typeof line['seq'], 'number');
+    // The kernel's account of the kill rides on the same line (one JSON line, parsed as one).
+    const memory = line['memory'] as { usage: number; limit: number; failcnt: number } | null;
+    assert.equal(memory?.limit, 64 * M);
+    assert.ok(memory.failcnt > 0);
+    const stat = line['memory_stat'] as Record<string, number> | null;
+    assert.ok(stat !== null && stat['total_rss'] !== undefined, 'the v1 stat block, total_* included');
+    const candidates = line['candidates'] as { pid: number; victim: boolean; badness: number }[] | null;
+    assert.ok(candidates !== null && candidates.length >= 1);
+    assert.deepEqual([candidates[0]?.pid, candidates[0]?.victim], [pid, true], 'the victim has the highest badness');
+    assert.ok((line['candidates_total'] as number) >= candidates.length);
     assert.equal(await d.metric('oomwatch_oom_kills_total', { cgroup: `/${declared}` }), 1);
     const kill = (await d.samples()).find((s) => s.name === 'oomwatch_oom_kills_total' && s.labels['cgroup'] === `/${declared}`);
     assert.deepEqual(Object.keys(kill?.labels ?? {}).sort(), ['cgroup', 'container_id', 'pod_uid', 'runtime', 'scope', 'unit']);
@@ -106,7 +116,7 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     assert.equal(lines.length, 30);
     assert.equal(new Set(lines.map((l) => l['pid'])).size, 30);
     assert.ok(lines.every((l) => l['victim_cgroup'] === `/${name}`));
-    assert.ok(lines.some((l) => l['attributed_by'] === 'counter'), 'some kill lines of the storm had no header');
+    assert.ok(lines.some((l) => l['trigger_process'] === null), 'some kill lines of the storm had no header');
   });
 
   test('a forged kill line written to /dev/kmsg by root counts nothing', async () => {

@@ -43,14 +43,33 @@ function parse(
 
 test('v2-real/memcg.kmsg: limit on /cap-memcg, hog dd 106 in /cap-memcg/work', () => {
   const { events, stats } = parse(records('memcg.kmsg'));
-  assert.deepEqual(events, [
-    {
-      pid: 106, process: 'dd', scope: 'cgroup', constraint: 'CONSTRAINT_MEMCG', oom_cgroup: '/cap-memcg',
-      victim_cgroup: '/cap-memcg/work', uid: 0, total_vm_kb: 67796, anon_rss_kb: 32616, file_rss_kb: 4,
-      shmem_rss_kb: 1580, pgtables_kb: 100, oom_score_adj: 0, group_kill: false, trigger_process: 'dd', seq: 440,
-      kernel_time_us: 6667331, unit: null, runtime: null, container_id: null, pod_uid: null, pod_qos: null,
+  assert.equal(events.length, 1);
+  const { memory_stat: stat, ...e } = events[0] as OomKillEvent;
+  assert.deepEqual(e, {
+    pid: 106, process: 'dd', scope: 'cgroup', constraint: 'CONSTRAINT_MEMCG', oom_cgroup: '/cap-memcg',
+    victim_cgroup: '/cap-memcg/work', uid: 0, total_vm_kb: 67796, anon_rss_kb: 32616, file_rss_kb: 4,
+    shmem_rss_kb: 1580, pgtables_kb: 100, oom_score_adj: 0, group_kill: false, trigger_process: 'dd', seq: 440,
+    kernel_time_us: 6667331, unit: null, runtime: null, container_id: null, pod_uid: null, pod_qos: null,
+    // `memory: usage 32768kB, limit 32768kB, failcnt 81`, `swap: usage 0kB, limit 9007199254740988kB, failcnt 0`
+    memory: {
+      usage: 33554432, limit: 33554432, failcnt: 81, swap: { usage: 0, limit: 'max', failcnt: 0 }, memsw: null, kmem: null,
     },
-  ]);
+    mem_info: null,
+    // `[    106]     0   106    16949     8550   102400        0             0 dd`: 8550 + 102400 / 4096
+    candidates: [
+      {
+        pid: 106, tgid: 106, uid: 0, process: 'dd', total_vm_pages: 16949, rss_pages: 8550, rss_anon_pages: null,
+        rss_file_pages: null, rss_shmem_pages: null, pgtables_bytes: 102400, swapents: 0, oom_score_adj: 0,
+        badness: 8575, victim: true,
+      },
+    ],
+    candidates_total: 1,
+  });
+  // The stat block is one record whose lines the kernel joined with `\x0a`.
+  assert.ok(stat !== null);
+  assert.deepEqual(Object.keys(stat).slice(0, 4), ['anon', 'file', 'kernel', 'kernel_stack']);
+  assert.deepEqual([stat.anon, stat.kernel, stat.pagetables, stat.percpu], [33468416, 86016, 73728, 5352]);
+  assert.equal(stat.thp_collapse_alloc, 0);
   assert.deepEqual([stats.reports, stats.kills, stats.lost, stats.foreign, stats.headerlessKills], [1, 1, 0, 0, 0]);
 });
 
