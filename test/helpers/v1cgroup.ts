@@ -120,3 +120,14 @@ export function oomControl(dir: string): Record<string, number> {
   }
   return out;
 }
+
+/**
+ * The kernel rate-limits OOM report headers and summaries host-wide (mm/oom_kill.c oom_rs: 10 per
+ * 5 s). After a storm, the next test's kill would come without the report that names its cgroup:
+ * a test that causes a storm waits the window out when it ends. A fixed wait, as nothing tells when
+ * the kernel's window ends.
+ */
+export const OOM_REPORT_RATELIMIT_MS = 5_500;
+export function waitOutOomReportRateLimit(): Promise<void> {
+  return new Promise((r) => setTimeout(r, OOM_REPORT_RATELIMIT_MS));
+}

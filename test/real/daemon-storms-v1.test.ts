@@ -14,7 +14,8 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeSync, writeFileSync 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { realKernel, V1_MEMORY_MOUNT } from '../helpers/privileged.js';
-import { uniqueTestName, removeCgroupTree, removePrefixIfEmpty, spawnInCgroup, exited, HOG, oomControl } from '../helpers/v1cgroup.js';
+import { uniqueTestName, removeCgroupTree, removePrefixIfEmpty, spawnInCgroup, exited, HOG, oomControl, waitOutOomReportRateLimit } from '../helpers/v1cgroup.js';
+import { until } from '../helpers/until.js';
 import { startDaemon, tempDir, type DaemonProcess } from '../helpers/daemon.js';
 
 const M = 2 ** 20;
@@ -38,6 +39,8 @@ describe('oomwatch daemon: two simultaneous storms in sibling v1 cgroups', realK
     await removeCgroupTree(join(V1_MEMORY_MOUNT, parent));
     removePrefixIfEmpty();
     state.remove();
+    // The next test file's kills must come with their reports.
+    await waitOutOomReportRateLimit();
   });
 
   test('every killed pid is logged under its own cgroup; each counter equals the kernel\'s', async (t) => {
@@ -54,10 +57,7 @@ describe('oomwatch daemon: two simultaneous storms in sibling v1 cgroups', realK
     });
     const inCgroups = (): boolean =>
       hogs.every((h) => readFileSync(join(V1_MEMORY_MOUNT, h.cgroup, 'cgroup.procs'), 'utf8').split('\n').includes(String(h.child.pid)));
-    for (const deadline = Date.now() + 10_000; !inCgroups(); ) {
-      if (Date.now() > deadline) throw new Error('the hogs did not all enter their cgroups within 10 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('every hog in its cgroup', inCgroups);
     // One line per hog (sh reads a pipe byte by byte: each read takes one line): all start at once.
     writeSync(fd, 'go\n'.repeat(hogs.length));
     const results = await Promise.all(hogs.map((h) => exited(h.child)));

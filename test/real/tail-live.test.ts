@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { realKernel } from '../helpers/privileged.js';
 import { startTail } from '../helpers/tail.js';
-import { HOG, exited, makeV1Cgroup, oomControl, spawnInCgroup } from '../helpers/v1cgroup.js';
+import { HOG, exited, makeV1Cgroup, oomControl, spawnInCgroup, waitOutOomReportRateLimit } from '../helpers/v1cgroup.js';
 
 /** Root writes one line to /dev/kmsg, opening it afresh (writes are rate-limited per open file). */
 function forge(line: string): void {
@@ -39,12 +39,10 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
       // Every kill is printed, whatever else happens on the machine.
       await json.until(`the kill of pid ${pid}`, () => json.eventsFor(pid).length > 0);
       await table.until(`the row for pid ${pid}`, () => table.stdout.some((l) => l.split(/\s+/)[1] === String(pid)));
-      // The kernel rate-limits OOM report headers and summaries host-wide (10 per 5 s, mm/oom_kill.c
-      // oom_rs) and other tests on this machine cause OOMs too: then this kill came without the
-      // report that names its cgroup (a header-less kill, still printed). Try again after the window:
-      // a fixed wait, as nothing tells when the kernel's window ends.
+      // Other tests on this machine cause OOMs too: if the kernel's host-wide rate limit took this
+      // kill's report (a header-less kill, still printed), try again after the window.
       if (json.eventsFor(pid)[0]?.constraint !== null || attempt === 4) break;
-      await new Promise((r) => setTimeout(r, 5500));
+      await waitOutOomReportRateLimit();
     }
 
     const mine = json.eventsFor(pid);
