@@ -278,10 +278,13 @@ function expectations(declared: string, discovered: string): Record<string, Expe
     'Working set / limit, top 10': { kind: 'data' },
     'Peak usage / limit, top 10': {
       kind: 'data',
-      // The hog filled the declared cgroup to its limit before it was killed.
+      // The hog filled the declared cgroup to its limit before it was killed. Other cgroups of the
+      // host may fill the top 10 with ratios as high.
       check: ([a]) => {
-        const peak = (a ?? []).find((s) => s.metric['cgroup'] === declared);
-        assert.ok(peak !== undefined && num(peak.value[1]) >= 0.9, `the declared cgroup reached its limit: ${JSON.stringify(a)}`);
+        const top = a ?? [];
+        const peak = top.find((s) => s.metric['cgroup'] === declared);
+        if (peak !== undefined) assert.ok(num(peak.value[1]) >= 0.9, `the declared cgroup reached its limit: ${JSON.stringify(top)}`);
+        else assert.ok(top.length === 10 && top.every((s) => num(s.value[1]) >= 0.9), `the declared cgroup (at its limit) is missing: ${JSON.stringify(top)}`);
       },
     },
     'Limit hits (event max), top 10 cgroups': { kind: 'data' },
