@@ -263,7 +263,7 @@ export async function measureDetect(d: DaemonProcess, quick: boolean): Promise<B
       const a = String(line['attributed_by']);
       if (a === 'kmsg') viaKmsg.push(detected - kernel);
       by[a] = (by[a] ?? 0) + 1;
-      const f = await floor.wait((m) => m.startsWith(`Killed process ${h.pid} (`));
+      const f = await floor.wait((m) => m.includes(`Killed process ${h.pid} (`));
       if (f.tsUsec !== Number(line['kernel_time_us'])) {
         throw new Error(`kmsg-floor read the kill of pid ${h.pid} at TS_USEC ${f.tsUsec}, the daemon logged kernel_time_us ${String(line['kernel_time_us'])}`);
       }

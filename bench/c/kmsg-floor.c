@@ -7,7 +7,8 @@
  *     <CLOCK_MONOTONIC µs at the return of read()>\t<the record as read, without its newline>
  *
  * taken before anything else is done with it. "ready" is printed once the seek is done. Compiled
- * and run by bench/lib/kmsgFloor.ts; needs CAP_SYSLOG (root) like every /dev/kmsg reader.
+ * and run by bench/lib/kmsgFloor.ts, stdout to a file; needs CAP_SYSLOG (root) like every
+ * /dev/kmsg reader.
  *
  *   gcc -O2 -o kmsg-floor kmsg-floor.c && ./kmsg-floor
  */

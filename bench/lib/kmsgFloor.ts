@@ -6,13 +6,13 @@
  * kmsg clock offset). Root only (CAP_SYSLOG).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setPriority } from 'node:os';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { children } from './cgroups.js';
+import { sleep } from './stats.js';
 
 /** bench/c/, in the checkout (the bench runs from dist/bench/lib/). */
 export const C_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench', 'c');
@@ -21,7 +21,7 @@ export const C_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '
  * Compile bench/c/NAME.c with `cc -O2` into a fresh temp dir; returns the binary and a remover.
  * Throws with the compiler's message when there is no compiler or the file does not compile.
  */
-export function compileC(name: string): { bin: string; remove: () => void } {
+export function compileC(name: string): { bin: string; dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'oomwatch-bench-c-'));
   const bin = join(dir, name);
   const r = spawnSync('cc', ['-O2', '-Wall', '-o', bin, join(C_DIR, `${name}.c`)], { encoding: 'utf8' });
@@ -29,7 +29,7 @@ export function compileC(name: string): { bin: string; remove: () => void } {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`cc could not build bench/c/${name}.c: ${r.error?.message ?? r.stderr.trim()}`);
   }
-  return { bin, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { bin, dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export interface FloorRecord {
@@ -47,46 +47,61 @@ export interface FloorReader {
   stop(): Promise<void>;
 }
 
-/** Start the floor reader at `nice` (the daemon's); resolves once it has seeked to the end of the log. */
+/**
+ * Start the floor reader at `nice` (the daemon's); resolves once it has seeked to the end of the
+ * log. Its output goes to a file, not a pipe: a pipe would wake this process for each of the ≈ 100
+ * records of an OOM report, on the CPUs the daemon and the reader need at that very moment.
+ */
 export async function startFloorReader(nice: number): Promise<FloorReader> {
-  const { bin, remove } = compileC('kmsg-floor');
-  const child: ChildProcess = spawn(bin, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { bin, dir, remove } = compileC('kmsg-floor');
+  const out = join(dir, 'records.txt');
+  const outFd = openSync(out, 'w+');
+  const child: ChildProcess = spawn(bin, [], { stdio: ['ignore', outFd, 'pipe'] });
   children.add(child);
   setPriority(child.pid as number, nice);
   const records: FloorRecord[] = [];
   let stderr = '';
-  let wake: (() => void) | null = null;
   let ready = false;
+  let pos = 0;
+  let rest = '';
+  const buf = Buffer.alloc(1 << 16);
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (line === 'ready') ready = true;
-    // <mono µs>\t<prio,seq,ts_usec,flags>;<text>; dictionary lines (leading space) are skipped.
-    const m = /^(\d+)\t\d+,\d+,(\d+),[^;]*;(.*)$/.exec(line);
-    if (m !== null) records.push({ readMs: Number(m[1]) / 1000, tsUsec: Number(m[2]), message: m[3] as string });
-    wake?.();
-  });
+  // Take in what the reader has written since the last look.
+  const take = () => {
+    for (;;) {
+      const got = readSync(outFd, buf, 0, buf.length, pos);
+      if (got === 0) return;
+      pos += got;
+      const lines = (rest + buf.toString('latin1', 0, got)).split('\n');
+      rest = lines.pop() as string;
+      for (const line of lines) {
+        if (line === 'ready') ready = true;
+        // <mono µs>\t<prio,seq,ts_usec,flags>;<text>; dictionary lines (leading space) are skipped.
+        const m = /^(\d+)\t\d+,\d+,(\d+),[^;]*;(.*)$/.exec(line);
+        if (m !== null) records.push({ readMs: Number(m[1]) / 1000, tsUsec: Number(m[2]), message: m[3] as string });
+      }
+    }
+  };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const next = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
     const deadline = Date.now() + timeoutMs;
-    while (!cond()) {
+    for (take(); !cond(); take()) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`kmsg-floor exited before ${what}: ${stderr.trim()}`);
       if (Date.now() > deadline) throw new Error(`kmsg-floor: timed out after ${timeoutMs} ms waiting for ${what}`);
-      await next(Math.min(100, deadline - Date.now() + 1));
+      await sleep(10);
     }
+  };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    children.delete(child);
+    closeSync(outFd);
+    remove();
   };
   try {
     await until(() => ready, 5000, 'its ready line');
   } catch (err) {
-    child.kill('SIGKILL');
-    remove();
+    await stop();
     throw err;
   }
   return {
@@ -96,11 +111,6 @@ export async function startFloorReader(nice: number): Promise<FloorReader> {
       await until(() => (hit = records.find((r) => pred(r.message))) !== undefined, timeoutMs, 'a record');
       return hit as FloorRecord;
     },
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      children.delete(child);
-      remove();
-    },
+    stop,
   };
 }
