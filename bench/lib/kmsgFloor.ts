@@ -17,19 +17,30 @@ import { sleep } from './stats.js';
 /** bench/c/, in the checkout (the bench runs from dist/bench/lib/). */
 export const C_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench', 'c');
 
+/** Temp dirs of compiled binaries not removed yet: removed at exit too (also after SIGINT/SIGTERM). */
+const tempDirs = new Set<string>();
+process.once('exit', () => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
 /**
  * Compile bench/c/NAME.c with `cc -O2` into a fresh temp dir; returns the binary and a remover.
  * Throws with the compiler's message when there is no compiler or the file does not compile.
  */
 export function compileC(name: string): { bin: string; dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'oomwatch-bench-c-'));
+  tempDirs.add(dir);
+  const remove = () => {
+    rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  };
   const bin = join(dir, name);
   const r = spawnSync('cc', ['-O2', '-Wall', '-o', bin, join(C_DIR, `${name}.c`)], { encoding: 'utf8' });
   if (r.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
     throw new Error(`cc could not build bench/c/${name}.c: ${r.error?.message ?? r.stderr.trim()}`);
   }
-  return { bin, dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { bin, dir, remove };
 }
 
 export interface FloorRecord {
