@@ -40,8 +40,18 @@ function runner(rusage: string) {
   };
 }
 
+/** The whole-process timer, or why there is none (no C compiler): the keys are then null. */
+function timer(): ReturnType<typeof compileC> | Error {
+  try {
+    return compileC('rusage');
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
 export function benchCliStart(opts: { quick: boolean }): BenchOutcome {
-  const c = compileC('rusage');
+  const c = timer();
+  if (c instanceof Error) return { values: { cli_start_ms: null }, method: [`not measured: ${c.message}`] };
   try {
     const run = runner(c.bin);
     const n = opts.quick ? 10 : 20;
@@ -73,9 +83,10 @@ export function benchParseCli(opts: { quick: boolean }): BenchOutcome {
   if (spawnSync('taskset', ['--version']).error !== undefined) {
     return { values: { parse_cli_records_per_s_1core: null, parse_cli_peak_rss_mb: null }, method: ['not measured: no taskset (util-linux)'] };
   }
+  const c = timer();
+  if (c instanceof Error) return { values: { parse_cli_records_per_s_1core: null, parse_cli_peak_rss_mb: null }, method: [`not measured: ${c.message}`] };
   const total = 1_000_000;
   const dir = mkdtempSync(join(tmpdir(), 'oomwatch-bench-'));
-  const c = compileC('rusage');
   try {
     const file = join(dir, 'kmsg.txt');
     const gen = generateKmsgLog(file, total);

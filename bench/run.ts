@@ -102,7 +102,13 @@ if (!isRoot() || !hasV1Memory()) {
         const kept = Math.max(0, fds.open - 64);
         const files = V1_EMPTY_CGROUP_FILES.length;
         const keptCgroups = Math.min(10_000, Math.round(kept / files));
-        const floorPct = (keptCgroups * floor.keptUs + (10_000 - keptCgroups) * floor.otherUs) / 1e4;
+        const floorLines =
+          floor instanceof Error
+            ? [`kernel floor: not measured: ${floor.message}`]
+            : [
+                `kernel floor (bench/c/sweep-floor.c: pread of the same ${files} files, ${quick ? 3 : 10} sweeps back to back, CPU time): ${floor.keptUs.toFixed(2)} µs per cgroup kept open (${floor.kept} were), ${floor.otherUs.toFixed(2)} µs opened per sweep`,
+                `so at a 1 s poll: ${((keptCgroups * floor.keptUs + (10_000 - keptCgroups) * floor.otherUs) / 1e4).toFixed(1)} % of a core for the reads alone with this limit (${keptCgroups} cgroups kept open), ${floor.keptUs.toFixed(1)} % with every file kept open (the unit's LimitNOFILE=1048576)`,
+              ];
         put('daemon_ready_s_10k', {
           values: { daemon_ready_s_10k: Number((ready.ms / 1000).toFixed(2)) },
           method: [
@@ -115,11 +121,7 @@ if (!isRoot() || !hasV1Memory()) {
           const o = await measureCpuRss(d, quick, '10k');
           put('daemon_cpu_percent_10k, daemon_rss_mb_10k', {
             values: o.values,
-            method: [
-              ...o.method,
-              `kernel floor (bench/c/sweep-floor.c: pread of the same ${files} files, ${quick ? 3 : 10} sweeps back to back, CPU time): ${floor.keptUs.toFixed(2)} µs per cgroup kept open (${floor.kept} were), ${floor.otherUs.toFixed(2)} µs opened per sweep`,
-              `so at a 1 s poll: ${floorPct.toFixed(1)} % of a core for the reads alone with this limit (${keptCgroups} cgroups kept open), ${floor.keptUs.toFixed(1)} % with every file kept open (the unit's LimitNOFILE=1048576)`,
-            ],
+            method: [...o.method, ...floorLines],
           });
         }
         if (want('scrape_ms_10k')) {

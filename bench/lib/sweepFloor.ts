@@ -16,8 +16,14 @@ export interface SweepFloor {
   readonly otherUs: number;
 }
 
-export function sweepFloor(dirs: readonly string[], sweeps: number, files = V1_EMPTY_CGROUP_FILES): SweepFloor {
-  const c = compileC('sweep-floor');
+/** The floor, or why it could not be measured (no C compiler). */
+export function sweepFloor(dirs: readonly string[], sweeps: number, files = V1_EMPTY_CGROUP_FILES): SweepFloor | Error {
+  let c: ReturnType<typeof compileC>;
+  try {
+    c = compileC('sweep-floor');
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
   try {
     const r = spawnSync(c.bin, [String(sweeps), ...files], { input: `${dirs.join('\n')}\n`, encoding: 'utf8' });
     const m = /kept=(\d+) other=(\d+) kept_us=([\d.]+) other_us=([\d.]+)/.exec(r.stdout);
