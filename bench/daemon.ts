@@ -6,9 +6,12 @@
  * it reads /dev/kmsg and the hogs need real memory cgroups.
  *
  * - daemon_cpu_percent_1k, daemon_rss_mb_1k: idle host side, 1,000 watched empty cgroups; after a
- *   10 s warm-up (1 s quick), utime+stime from /proc/<pid>/stat over 60 s (30 s quick), all threads;
+ *   10 s warm-up (1 s quick), utime+stime from /proc/<pid>/stat over 60 s (20 s quick), all threads;
  *   per-5 s windows for the spread. VmRSS from /proc/<pid>/status once
  *   a second; the median.
+ * - daemon_ready_s_10k, daemon_cpu_percent_10k, daemon_rss_mb_10k: the same daemon watching
+ *   10,000 empty cgroups: from its spawn to the end of the first /metrics (scraped every 200 ms
+ *   once it listens) that holds a usage series for all 10,000; then CPU and RSS as above.
  * - scrape_ms_1k / scrape_ms_10k: GET /metrics over a kept-alive connection, request to last byte,
  *   5 warm-up scrapes then 30 (2 and 5 with --quick), 250 ms apart (they land anywhere in the 1 s poll cycle);
  *   the median. 10k: the same with 10,000 real empty cgroups (created once for this, ~0.5 s).
@@ -24,7 +27,7 @@
  *   series, read once the daemon's grace (2 × poll + 0.5 s) has passed.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
 import { Agent, request } from 'node:http';
@@ -32,6 +35,7 @@ import { DaemonProcess, parseMetrics, tempDir, type LogLine } from '../test/help
 import { BIN } from '../test/helpers/cli.js';
 import { BENCH_CGROUP, children, makeLimited, oomKillCount } from './lib/cgroups.js';
 import { calibrateKernelClock } from './lib/kmsgClock.js';
+import { startFloorReader } from './lib/kmsgFloor.js';
 import { median, monoMs, percentile, sleep, spread, type BenchOutcome } from './lib/stats.js';
 
 const CLK_TCK = 100; // USER_HZ: /proc/<pid>/stat counts in 1/100 s on every Linux ABI
@@ -41,13 +45,6 @@ function cpuTicks(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields 14 and 15 of proc(5) (utime, stime); f[0] is field 3 (state).
   return Number(f[11]) + Number(f[12]);
-}
-
-/** The process's average CPU use since it started (proc(5) starttime, field 22). */
-export function cpuPercent(pid: number): string {
-  const start = Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]?.split(' ')[19]) / CLK_TCK;
-  const uptime = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
-  return `${(((cpuTicks(pid) / CLK_TCK) / (uptime - start)) * 100).toFixed(1)} % of one core since its start`;
 }
 
 function rssMb(pid: number): number {
@@ -65,7 +62,15 @@ export const UNIT_NICE = ((): number => {
   return m === null ? 0 : Number(m[1]);
 })();
 
-export async function launch(include: string[], label: string): Promise<{ d: DaemonProcess; startMs: number; cleanup: () => Promise<void> }> {
+/**
+ * `nofile`: run the daemon under `prlimit --nofile=N:N` (a lower open files limit than this
+ * shell's; raising it needs CAP_SYS_RESOURCE). `t0` is the spawn on CLOCK_MONOTONIC (monoMs).
+ */
+export async function launch(
+  include: string[],
+  label: string,
+  nofile?: number,
+): Promise<{ d: DaemonProcess; t0: number; startMs: number; cleanup: () => Promise<void> }> {
   const state = tempDir(`bench-${label}`);
   const file = join(state.dir, 'config.yml');
   writeFileSync(file, `kmsg: true\nlog_level: info\nwatch:\n  include: ${JSON.stringify(include)}\n`);
@@ -73,7 +78,11 @@ export async function launch(include: string[], label: string): Promise<{ d: Dae
   const args = [BIN, 'daemon', '--listen', '127.0.0.1:0', '--poll-interval', '1s', '--state-dir', state.dir, '--config', file];
   // The open files limit is this shell's (20,000 here; the systemd unit sets 1,048,576, which
   // prlimit cannot set here: no CAP_SYS_RESOURCE). It bounds the cgroup files kept open.
-  const d = new DaemonProcess(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const d = new DaemonProcess(
+    nofile === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('prlimit', [`--nofile=${nofile}:${nofile}`, '--', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   children.add(d.child);
   // As the unit runs it (its Nice=); the daemon starts up meanwhile, which this does not measure.
   setPriority(d.child.pid as number, UNIT_NICE);
@@ -82,6 +91,7 @@ export async function launch(include: string[], label: string): Promise<{ d: Dae
   const startMs = monoMs() - t0;
   return {
     d,
+    t0,
     startMs,
     cleanup: async () => {
       await d.stop();
@@ -106,9 +116,15 @@ export async function waitWatched(d: DaemonProcess, n: number, timeoutMs = 120_0
   }
 }
 
-export async function measureCpuRss(d: DaemonProcess, quick: boolean): Promise<BenchOutcome> {
+/** Open files limit (soft) of a process and how many fds it holds. */
+export function fdUse(pid: number): { limit: string; open: number } {
+  const limit = /Max open files\s+(\S+)/.exec(readFileSync(`/proc/${pid}/limits`, 'latin1'))?.[1] ?? '?';
+  return { limit, open: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+export async function measureCpuRss(d: DaemonProcess, quick: boolean, label: '1k' | '10k' = '1k'): Promise<BenchOutcome> {
   const warm = quick ? 1 : 10;
-  const secs = quick ? 30 : 60;
+  const secs = quick ? 20 : 60;
   await sleep(warm * 1000);
   const t0 = cpuTicks(d.pid);
   const w0 = monoMs();
@@ -130,13 +146,38 @@ export async function measureCpuRss(d: DaemonProcess, quick: boolean): Promise<B
   const cpu = (((cpuTicks(d.pid) - t0) / CLK_TCK) * 1000 * 100) / (monoMs() - w0);
   const h = await health(d);
   return {
-    values: { daemon_cpu_percent_1k: Number(cpu.toFixed(2)), daemon_rss_mb_1k: Number(median(rss).toFixed(1)) },
+    values: { [`daemon_cpu_percent_${label}`]: Number(cpu.toFixed(2)), [`daemon_rss_mb_${label}`]: Number(median(rss).toFixed(1)) },
     method: [
       `real daemon (pid ${d.pid}, nice ${UNIT_NICE} as systemd/oomwatch.service), poll interval 1 s, watching ${h.cgroup.watched} cgroups, kmsg up: ${h.kmsg.up}; warm-up ${warm} s`,
       `CPU: utime+stime of /proc/<pid>/stat (all threads) over ${secs} s = ${cpu.toFixed(2)} % of one core; per-5 s windows: median ${median(windows).toFixed(2)} (${spread(windows)}) %`,
       `RSS: VmRSS once a second, ${rss.length} samples: median ${median(rss).toFixed(1)} MB (${spread(rss, 1)} MB)`,
+      `open files: ${fdUse(d.pid).open} fds held, limit ${fdUse(d.pid).limit}`,
     ],
   };
+}
+
+/**
+ * Scrape /metrics every `everyMs` until it holds a usage series for each of `n` cgroups under
+ * `prefix`; returns ms from `t0` (the spawn) to the end of that scrape, and the scrapes made.
+ */
+export async function waitMetricsHold(d: DaemonProcess, prefix: string, n: number, t0: number, everyMs = 200, timeoutMs = 120_000): Promise<{ ms: number; scrapes: number; seen: number }> {
+  const head = 'oomwatch_cgroup_memory_usage_bytes{';
+  const label = `cgroup="${prefix}`;
+  let scrapes = 0;
+  let seen = 0;
+  for (;;) {
+    const text = await d.scrape();
+    const at = monoMs();
+    scrapes++;
+    seen = 0;
+    for (let i = text.indexOf(head); i >= 0; i = text.indexOf(head, i + head.length)) {
+      const end = text.indexOf('\n', i);
+      if (text.slice(i, end < 0 ? undefined : end).includes(label)) seen++;
+    }
+    if (seen >= n) return { ms: at - t0, scrapes, seen };
+    if (at - t0 > timeoutMs) throw new Error(`/metrics holds ${seen} of ${n} cgroups ${timeoutMs} ms after the start`);
+    await sleep(everyMs);
+  }
 }
 
 function scrapeOnce(port: number, agent: Agent): Promise<{ ms: number; bytes: number }> {
@@ -196,35 +237,62 @@ export async function measureDetect(d: DaemonProcess, quick: boolean): Promise<B
   const kills = quick ? 5 : 30;
   const cg = makeLimited('detect', 64 * 1024 * 1024);
   const clock = await calibrateKernelClock(20);
+  // The machine's floor, on the same kills at the same nice: a blocking C reader of /dev/kmsg.
+  // Without a C compiler the floor keys are null and the daemon's are measured all the same.
+  const floor = await startFloorReader(UNIT_NICE).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  const floorLat: number[] = [];
+  const gap: number[] = [];
   const lat: number[] = [];
   const viaKmsg: number[] = [];
   const by: Record<string, number> = {};
   let notKilled = 0;
   let last = 0;
-  for (let i = 0; lat.length < kills; i++) {
-    if (i > kills * 2) throw new Error(`only ${lat.length} of ${kills} hogs were OOM-killed`);
-    await sleep(last + 1000 - monoMs());
-    last = monoMs();
-    const h = await hog(cg.dir, '128M');
-    if (h.signal !== 'SIGKILL') {
-      notKilled++;
-      continue;
+  try {
+    for (let i = 0; lat.length < kills; i++) {
+      if (i > kills * 2) throw new Error(`only ${lat.length} of ${kills} hogs were OOM-killed`);
+      await sleep(last + 1000 - monoMs());
+      last = monoMs();
+      const h = await hog(cg.dir, '128M');
+      if (h.signal !== 'SIGKILL') {
+        notKilled++;
+        continue;
+      }
+      const line: LogLine = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === h.pid, 10_000, `the oom_kill line of pid ${h.pid}`);
+      const detected = Number(line['detected_mono_us']) / 1000;
+      const kernel = Number(line['kernel_time_us']) / 1000 - clock.offsetMs;
+      lat.push(detected - kernel);
+      const a = String(line['attributed_by']);
+      if (a === 'kmsg') viaKmsg.push(detected - kernel);
+      by[a] = (by[a] ?? 0) + 1;
+      if (floor instanceof Error) continue;
+      const f = await floor.wait((m) => m.includes(`Killed process ${h.pid} (`));
+      if (f.tsUsec !== Number(line['kernel_time_us'])) {
+        throw new Error(`kmsg-floor read the kill of pid ${h.pid} at TS_USEC ${f.tsUsec}, the daemon logged kernel_time_us ${String(line['kernel_time_us'])}`);
+      }
+      floorLat.push(f.readMs - kernel);
+      gap.push(detected - f.readMs);
     }
-    const line: LogLine = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === h.pid, 10_000, `the oom_kill line of pid ${h.pid}`);
-    const detected = Number(line['detected_mono_us']) / 1000;
-    const kernel = Number(line['kernel_time_us']) / 1000 - clock.offsetMs;
-    lat.push(detected - kernel);
-    const a = String(line['attributed_by']);
-    if (a === 'kmsg') viaKmsg.push(detected - kernel);
-    by[a] = (by[a] ?? 0) + 1;
+  } finally {
+    if (!(floor instanceof Error)) await floor.stop();
   }
   const after = await calibrateKernelClock(10);
   return {
-    values: { detect_latency_ms_p50: Number(median(lat).toFixed(2)), detect_latency_ms_p99: Number(percentile(lat, 0.99).toFixed(2)) },
+    values: {
+      detect_latency_ms_p50: Number(median(lat).toFixed(2)),
+      detect_latency_ms_p99: Number(percentile(lat, 0.99).toFixed(2)),
+      kmsg_floor_ms_p50: floor instanceof Error ? null : Number(median(floorLat).toFixed(2)),
+      kmsg_floor_ms_p99: floor instanceof Error ? null : Number(percentile(floorLat, 0.99).toFixed(2)),
+    },
     method: [
       `${lat.length} real OOM kills (dd bs=128M in ${cg.path}, limit 64M, ≥ 1 s apart${notKilled > 0 ? `, ${notKilled} hogs not killed` : ''}); the daemon at nice ${UNIT_NICE} (systemd/oomwatch.service); attributed by ${JSON.stringify(by)}`,
       `kernel_time_us of the Killed process record − kmsg clock offset ${clock.offsetMs.toFixed(3)} ms (±${clock.errorMs.toFixed(3)}; after the kills: ${after.offsetMs.toFixed(3)}) → CLOCK_MONOTONIC; to the daemon's detected_mono_us`,
       `ms: p50 ${median(lat).toFixed(2)}, p90 ${percentile(lat, 0.9).toFixed(2)}, p99 ${percentile(lat, 0.99).toFixed(2)} (${spread(lat)}); p99 of ${lat.length} is their ${lat.length < 100 ? 'maximum' : '99th percentile'}`,
+      ...(floor instanceof Error
+        ? [`floor: not measured: ${floor.message}`]
+        : [
+            `floor (bench/c/kmsg-floor.c: blocking read(2) of /dev/kmsg, 8 KiB buffer, CLOCK_MONOTONIC at its return; pid ${floor.pid}, nice ${UNIT_NICE}) on the same ${floorLat.length} Killed process records, same offset: p50 ${median(floorLat).toFixed(2)}, p90 ${percentile(floorLat, 0.9).toFixed(2)}, p99 ${percentile(floorLat, 0.99).toFixed(2)} (${spread(floorLat)})`,
+            `daemon − floor per kill: p50 ${median(gap).toFixed(2)}, p99 ${percentile(gap, 0.99).toFixed(2)} (${spread(gap)}) ms; targets: p50(daemon) − p50(floor) ≤ 0.5 (${(median(lat) - median(floorLat)).toFixed(2)}), p99(daemon) ≤ 2 × p99(floor) (${percentile(lat, 0.99).toFixed(2)} vs ${(2 * percentile(floorLat, 0.99)).toFixed(2)})`,
+          ]),
       ...(viaKmsg.length < lat.length ? [`of them, the ${viaKmsg.length} whose report named the cgroup (attributed_by kmsg): p50 ${median(viaKmsg).toFixed(2)}, p99 ${percentile(viaKmsg, 0.99).toFixed(2)} ms`] : []),
     ],
   };
