@@ -74,8 +74,9 @@ async function writeOut(text: string): Promise<void> {
 }
 
 /**
- * A file is read synchronously in 1 MiB pieces: a CLI has nothing else to do meanwhile, and this
- * is the fastest way through a large log. Kills are written out after every piece.
+ * A file is read synchronously in 64 KiB pieces: a CLI has nothing else to do meanwhile, and this
+ * is the fastest way through a large log (1 MiB pieces were no faster and made each piece a 1 MB
+ * string: 20 MB more peak RSS). Kills are written out after every piece.
  */
 async function feedFile(file: string, feeder: KernelLogFeeder, flush: () => Promise<void>): Promise<void> {
   let fd: number;
@@ -88,7 +89,7 @@ async function feedFile(file: string, feeder: KernelLogFeeder, flush: () => Prom
     throw err;
   }
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
+    const buf = Buffer.allocUnsafe(64 << 10);
     const decoder = new StringDecoder('utf8');
     for (;;) {
       let got: number;

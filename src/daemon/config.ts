@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { OomwatchError, UsageError, isErrno } from '../errors.js';
 import type { LimitsSpec } from '../cgroup/limits.js';
 import { cgroupPath } from '../cgroup/name.js';
@@ -172,9 +172,18 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
  */
 export const MAX_ALIAS_COUNT = 1000;
 
+/**
+ * The yaml package, loaded when a config is first parsed: only `daemon --config` needs it, and
+ * importing it at the top made every CLI start load its ≈ 70 modules.
+ */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
+
 /** Parse a config file's text (YAML; JSON is YAML too). Pure. */
 export function parseConfig(text: string, source: string, base?: DaemonConfig): DaemonConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const pos = e?.linePos?.[0];
