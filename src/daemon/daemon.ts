@@ -4,7 +4,6 @@
  * /dev/kmsg, reconciles both through the kill ledger, and serves /metrics and /healthz.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Roots } from '../roots.js';
@@ -27,7 +26,7 @@ import type { DaemonConfig } from './config.js';
 import { CgroupDiscovery } from './discovery.js';
 import { makeCgroupFilter } from './glob.js';
 import { KillLedger, cgroupKey, type LedgerOutput } from './ledger.js';
-import { FdBudget, type MemorySample } from './sampler.js';
+import { FdBudget, type MemorySample } from '../cgroup/sampler.js';
 import { parseMaxOpenFiles } from '../proc/limits.js';
 import { StateJournal, ensureStateDir, readState, stateFile, type DaemonState } from './state.js';
 import { startHttpServer, type HttpServer } from './server.js';
@@ -149,7 +148,7 @@ export class Daemon {
     this.collectorDuration = new Gauge({ name: 'oomwatch_collector_duration_seconds', help: 'How long the collector\'s last run took', labelNames: ['collector'] as const, registers });
     this.kills = new OomKillMetrics(this.registry);
     this.memory = new CgroupMemoryCollector(
-      this.backend.version,
+      this.backend,
       this.registry,
       {
         onSample: (path, s, now) => this.onSample(path, s, now),
@@ -400,8 +399,8 @@ export class Daemon {
 
   private onCgroupAdded(path: string, initial: boolean): void {
     if (!this.filter(path) || this.memory.has(path)) return;
-    if (this.backend.version === 2 && path === '/') return; // the v2 root has no memory.current
-    this.memory.add(path, this.backend.dir(path));
+    if (!this.backend.canSample(path)) return;
+    this.memory.add(path);
     if (!initial) this.ledger.born(path);
     this.kills.cgroupBack(path);
     this.log.debug({ event: 'cgroup_added', cgroup: path }, `watching ${path}`);
@@ -429,7 +428,7 @@ export class Daemon {
       // the cgroup that has memory.oom.group (a container's). A cgroup with memory-enabled
       // children has no processes of its own (v2's no-internal-process rule): its own oom_kill
       // stays 0 and nothing is taken off, and the first victim's extra count in the child stays.
-      const kills = this.countsGroupKills ? s.ownOomKills : s.ownOomKills - Math.min(s.ownGroupKills ?? 0, s.ownOomKills);
+      const kills = this.countsGroupKills ? s.ownOomKills : (s.ownKilledProcesses ?? s.ownOomKills);
       this.emit(this.ledger.onCounter(path, kills, now));
     }
     if (s.max === null || s.max === 0) return;
@@ -503,7 +502,7 @@ export class Daemon {
       const dir = this.backend.dir(path);
       if (!existsSync(dir) || !this.filter(path)) {
         this.withoutMemory.delete(path);
-      } else if (existsSync(join(dir, this.backend.version === 2 ? 'memory.current' : 'memory.usage_in_bytes'))) {
+      } else if (this.backend.hasMemoryFiles(path)) {
         this.withoutMemory.delete(path);
         this.log.info({ event: 'cgroup_memory_enabled', cgroup: path }, `${path} has the memory controller now: polled from here on`);
         // Its memory.events starts at 0 now: every kill it counts is one to account for.
