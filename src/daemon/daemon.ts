@@ -31,16 +31,14 @@ export interface DaemonOptions {
   readonly now?: () => number;
 }
 
-type Health = {
-  status: 'ok' | 'degraded';
-  version: string;
-  cgroup: { mode: string; memory_version: number; mount: string; watched: number };
-} & KillPipelineHealth & { collectors: Record<string, CollectorStatus>; declared: Record<string, CollectorStatus> };
+type Health = { status: 'ok' | 'degraded'; version: string; cgroup: { mode: string; memory_version: number; mount: string; watched: number } } & KillPipelineHealth & {
+  collectors: Record<string, CollectorStatus>;
+  declared: Record<string, CollectorStatus>;
+};
 
 export class Daemon {
   private config: DaemonConfig;
   private readonly log: Logger;
-  private readonly now: () => number;
   readonly registry = new Registry();
   private layout!: CgroupLayout;
   private backend!: MemoryBackend;
@@ -55,12 +53,6 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
     this.log = opts.logger;
-    this.now = opts.now ?? Date.now;
-  }
-
-  /** The address the HTTP server listens on (after start). */
-  get address(): { host: string; port: number } | null {
-    return this.server?.address ?? null;
   }
 
   /**
@@ -68,7 +60,7 @@ export class Daemon {
    * bind or a state directory another daemon holds throws before anything is read or written.
    */
   async start(): Promise<void> {
-    const { config, roots } = this.opts;
+    const { config, roots, now = Date.now } = this.opts;
     this.layout = detectLayout(roots);
     this.backend = backendFor(this.layout);
     const server = await listenHttp(config.listen);
@@ -84,35 +76,24 @@ export class Daemon {
     new Gauge({ name: 'oomwatch_build_info', help: 'oomwatch version and the cgroup layout it found', labelNames: ['version', 'cgroup_mode', 'memory_cgroup_version'] as const, registers: [registry] })
       .set({ version: VERSION, cgroup_mode: this.layout.mode, memory_cgroup_version: String(this.backend.version) }, 1);
     const runner = new CollectorRunner(registry, this.log);
-    const pipeline = new KillPipeline({
-      roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now: this.now,
+    const pipeline = (this.pipeline = new KillPipeline({
+      roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now,
       cgroups: { watches: (p) => this.poller?.watches(p) ?? false, sampleNow: (p) => this.poller?.sampleNow(p) },
-    });
-    this.pipeline = pipeline;
+    }));
     this.warner = new NearLimitWarner(config.warn, this.log);
-    const poller = new CgroupPoller({
-      backend: this.backend, watch: config.watch, registry, log: this.log, now: this.now,
-      runner,
+    const poller = (this.poller = new CgroupPoller({
+      backend: this.backend, watch: config.watch, registry, log: this.log, now, runner,
       hooks: {
         added: (path, initial) => pipeline.cgroupAdded(path, initial),
-        sampled: (path, s, now) => {
-          pipeline.sampled(path, s, now);
-          this.warner.observe(path, s);
-        },
-        gone: (path) => {
-          this.warner.forget(path);
-          pipeline.cgroupGone(path);
-        },
+        sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s)),
+        gone: (path) => (this.warner.forget(path), pipeline.cgroupGone(path)),
         afterPoll: (now) => pipeline.afterPoll(now),
       },
-    });
-    this.poller = poller;
+    }));
     this.declared = new DeclaredCgroups(this.backend, registry, this.log, (path) => pipeline.kills.declare(path));
     runner.add(new VmstatCollector(roots.proc, registry), new KmsgCollector(registry, () => pipeline.kmsgStatus()), this.declared.collector);
-    this.log.info(
-      { event: 'start', version: VERSION, mode: this.layout.mode, memory_cgroup_version: this.backend.version, mount: this.backend.mount, config: { ...config } },
-      `oomwatch ${VERSION} starting: cgroup ${this.layout.mode}, memory controller v${this.backend.version} at ${this.backend.mount}`,
-    );
+    const { mode } = this.layout, { version, mount } = this.backend;
+    this.log.info({ event: 'start', version: VERSION, mode, memory_cgroup_version: version, mount, config: { ...config } }, `oomwatch ${VERSION} starting: cgroup ${mode}, memory controller v${version} at ${mount}`);
     pipeline.restore();
     this.declared.apply(config.cgroups);
     await poller.start();
@@ -127,10 +108,8 @@ export class Daemon {
 
   /** Apply a new config: declared cgroups, watch patterns, warn thresholds. Listen/state changes need a restart. */
   reload(next: DaemonConfig): void {
-    const restartNeeded: string[] = [];
-    if (next.listen.host !== this.config.listen.host || next.listen.port !== this.config.listen.port) restartNeeded.push('listen');
-    if (next.stateDir !== this.config.stateDir) restartNeeded.push('state_dir');
-    if (next.kmsg !== this.config.kmsg) restartNeeded.push('kmsg');
+    const differs = { listen: next.listen.host !== this.config.listen.host || next.listen.port !== this.config.listen.port, state_dir: next.stateDir !== this.config.stateDir, kmsg: next.kmsg !== this.config.kmsg };
+    const restartNeeded = Object.entries(differs).flatMap(([key, d]) => (d ? [key] : []));
     if (next.pollIntervalMs !== this.config.pollIntervalMs) void this.poller?.every(next.pollIntervalMs);
     this.config = { ...next, listen: this.config.listen, stateDir: this.config.stateDir, kmsg: this.config.kmsg };
     this.warner.setThresholds(next.warn);
