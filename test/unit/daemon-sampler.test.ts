@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { FdBudget } from '../../src/cgroup/sampler.js';
 import { V1CgroupSampler } from '../../src/cgroup/v1/sampler.js';
+import { V2CgroupSampler } from '../../src/cgroup/v2/sampler.js';
 import { CgroupMemoryCollector } from '../../src/collectors/cgroupMemory.js';
 import { parseMaxOpenFiles } from '../../src/proc/limits.js';
 import { ParseError } from '../../src/errors.js';
@@ -99,6 +100,29 @@ test('unchanged values are not set again, changed ones are, and a removed cgroup
     assert.equal(await value('oomwatch_cgroup_memory_usage_bytes'), 8192, 'exported again after remove/add');
     assert.equal(await value('oomwatch_cgroup_memory_events_total', { cgroup: '/a', event: 'oom_kill' }), 3);
     c.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('v2: a group kill\'s double count is taken off the processes killed, not off the kernel\'s own counter', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oomwatch-sampler-v2-'));
+  try {
+    writeFileSync(join(dir, 'cgroup.procs'), '');
+    writeFileSync(join(dir, 'memory.current'), '0\n');
+    writeFileSync(join(dir, 'memory.max'), 'max\n');
+    writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 9\noom 1\noom_kill 5\noom_group_kill 1\n');
+    const s = new V2CgroupSampler('/g', dir);
+    assert.equal(s.sample().ownOomKills, null, 'no memory.events.local: no own counter');
+    s.close();
+    writeFileSync(join(dir, 'memory.events.local'), 'low 0\nhigh 0\nmax 9\noom 1\noom_kill 5\noom_group_kill 1\n');
+    const t = new V2CgroupSampler('/g', dir);
+    const a = t.sample();
+    assert.equal(a.ownOomKills, 5);
+    assert.equal(a.ownKilledProcesses, 4, '4 processes group-killed read oom_kill 5, oom_group_kill 1');
+    assert.equal(a.max, null);
+    assert.equal(a.events.oom_kill, 5);
+    t.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
