@@ -192,13 +192,14 @@ export class CgroupPoller {
     }
   }
 
-  /** Stop polling (waiting for a poll in progress), stop discovery, close the cgroup files. */
+  /** Stop polling; resolves once a poll in progress has ended. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.polling;
   }
 
+  /** After stop(): stop discovery, close the cgroup files. */
   async close(): Promise<void> {
     await this.discovery?.stop();
     this.memory.close();
