@@ -10,19 +10,19 @@
  */
 import { Registry } from 'prom-client';
 import { CgroupMemoryCollector } from '../src/collectors/cgroupMemory.js';
-import { BENCH_DIR, makeCgroups } from './lib/cgroups.js';
+import { V1MemoryBackend } from '../src/cgroup/v1/backend.js';
+import { MEMORY_MOUNT, makeCgroups } from './lib/cgroups.js';
 import { median, sleep, spread, type BenchOutcome } from './lib/stats.js';
-import { join } from 'node:path';
 
 export async function benchPoll(opts: { quick: boolean; cgroups: readonly string[] }): Promise<BenchOutcome> {
   const errors: string[] = [];
-  const collector = new CgroupMemoryCollector(1, new Registry(), {
+  const collector = new CgroupMemoryCollector(new V1MemoryBackend(MEMORY_MOUNT), new Registry(), {
     onSample: () => undefined,
     onGone: (p) => errors.push(`${p} gone`),
     onNotMemory: (p) => errors.push(`${p} has no memory files`),
     onError: (p, e) => errors.push(`${p}: ${String(e)}`),
   });
-  for (const p of opts.cgroups) collector.add(p, join(BENCH_DIR, p.slice('/oomwatch-bench/'.length)));
+  for (const p of opts.cgroups) collector.add(p);
   const n = opts.cgroups.length;
   const warm = 5;
   const runs = opts.quick ? 10 : 50;

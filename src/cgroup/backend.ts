@@ -4,6 +4,7 @@ import { OomwatchError, isErrno } from '../errors.js';
 import type { MemoryEvents } from './files/memoryEvents.js';
 import type { MemoryPressure } from './files/memoryPressure.js';
 import type { CgroupWrite, LimitsSpec } from './limits.js';
+import type { CgroupSampler, FdBudget } from './sampler.js';
 import { parsePidList } from './files/memoryValue.js';
 import { cgroupDir } from './name.js';
 
@@ -46,6 +47,15 @@ export interface MemoryBackend {
   writesFor(path: string, spec: LimitsSpec): CgroupWrite[];
   apply(path: string, writes: readonly CgroupWrite[]): void;
   stats(path: string): CgroupStats;
+  /**
+   * A sampler for the daemon's poll: the cgroup's memory files kept open (within `budget`),
+   * read at each sample().
+   */
+  openSampler(path: string, budget?: FdBudget): CgroupSampler;
+  /** false for a cgroup this version never gives memory files (the v2 root): never sampled. */
+  canSample(path: string): boolean;
+  /** Whether the cgroup has its memory files now (v2: once its parent enables the controller). */
+  hasMemoryFiles(path: string): boolean;
   pids(path: string): number[];
   /** Direct child cgroups, as kernel paths. */
   children(path: string): string[];

@@ -135,7 +135,15 @@ Examples:
         const stopped = new Promise<void>((resolve) => {
           for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop(sig).then(resolve));
         });
-        await daemon.start();
+        try {
+          await daemon.start();
+        } catch (err) {
+          // Refused (the address in use, the state directory held) or failed part-way: undo
+          // what started, so that the process exits now with the error's code.
+          await daemon.stop();
+          await watcher?.close();
+          throw err;
+        }
         started = true;
         if (pending !== null) reload(pending);
         await stopped;

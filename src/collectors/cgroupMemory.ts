@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { MEMORY_EVENT_KEYS } from '../cgroup/files/memoryEvents.js';
-import { CgroupGoneError, CgroupSampler, FdBudget, NotMemoryCgroupError, type MemorySample } from '../daemon/sampler.js';
+import type { MemoryBackend } from '../cgroup/backend.js';
+import { CgroupGoneError, FdBudget, NotMemoryCgroupError, type CgroupSampler, type MemorySample } from '../cgroup/sampler.js';
 import type { Collector } from './collector.js';
 import { SeriesTable } from './seriesTable.js';
 
@@ -21,7 +22,10 @@ export interface CgroupMemoryHooks {
   onGone(path: string): void;
   /** The cgroup has no memory files (v2: memory not enabled by its parent): no longer polled. */
   onNotMemory(path: string): void;
-  /** A read failed for another reason (unreadable file, malformed value): the cgroup is skipped this round. */
+  /**
+   * A read failed for another reason (unreadable file, malformed value): the cgroup is skipped
+   * this round. Called once per streak of failures: again only after a sample succeeded.
+   */
   onError(path: string, err: unknown): void;
 }
 
@@ -45,11 +49,11 @@ export class CgroupMemoryCollector implements Collector {
    * skipping them skips building their series keys too (bench/README.md).
    */
   private readonly exported = new Map<string, Exported>();
-  /** Read failures other than a vanished cgroup, by cgroup: reported once per cgroup per streak. */
-  readonly failing = new Set<string>();
+  /** Cgroups whose last read failed (not vanished): a failure is reported once per streak. */
+  private readonly failing = new Set<string>();
 
   constructor(
-    private readonly version: 1 | 2,
+    private readonly backend: Pick<MemoryBackend, 'openSampler'>,
     registry: Registry,
     private readonly hooks: CgroupMemoryHooks,
     /** Descriptors the samplers may keep open (see FdBudget); default no limit. */
@@ -84,8 +88,8 @@ export class CgroupMemoryCollector implements Collector {
     return this.samplers.keys();
   }
 
-  add(path: string, dir: string): void {
-    if (!this.samplers.has(path)) this.samplers.set(path, new CgroupSampler(path, dir, this.version, this.fdBudget));
+  add(path: string): void {
+    if (!this.samplers.has(path)) this.samplers.set(path, this.backend.openSampler(path, this.fdBudget));
     this.watched.set(this.samplers.size);
   }
 
@@ -138,27 +142,25 @@ export class CgroupMemoryCollector implements Collector {
   }
 
   private updateOne(path: string, sampler: CgroupSampler, now: number): void {
-    {
-      let s: MemorySample;
-      try {
-        s = sampler.sample();
-      } catch (err) {
-        if (err instanceof CgroupGoneError) {
-          this.remove(path);
-          this.hooks.onGone(path);
-        } else if (err instanceof NotMemoryCgroupError) {
-          this.remove(path);
-          this.hooks.onNotMemory(path);
-        } else {
-          this.failing.add(path);
-          this.hooks.onError(path, err);
-        }
-        return;
+    let s: MemorySample;
+    try {
+      s = sampler.sample();
+    } catch (err) {
+      if (err instanceof CgroupGoneError) {
+        this.remove(path);
+        this.hooks.onGone(path);
+      } else if (err instanceof NotMemoryCgroupError) {
+        this.remove(path);
+        this.hooks.onNotMemory(path);
+      } else if (!this.failing.has(path)) {
+        this.failing.add(path);
+        this.hooks.onError(path, err);
       }
-      this.failing.delete(path);
-      this.export(path, s);
-      this.hooks.onSample(path, s, now);
+      return;
     }
+    this.failing.delete(path);
+    this.export(path, s);
+    this.hooks.onSample(path, s, now);
   }
 
   /** Set the cgroup's series to the sample, skipping the values that did not change. */

@@ -2,7 +2,6 @@ import { Gauge, type Registry } from 'prom-client';
 import type { MemoryBackend } from '../cgroup/backend.js';
 import type { LimitsSpec } from '../cgroup/limits.js';
 import type { CgroupStats } from '../cgroup/backend.js';
-import type { DeclaredCgroup } from '../daemon/config.js';
 import type { Collector } from './collector.js';
 
 /** The kernel rounds limits to whole pages: values closer than a page are the same limit. */
@@ -20,6 +19,12 @@ export function driftOf(limits: LimitsSpec, s: CgroupStats): string[] {
   if (limits.oomGroup !== undefined && s.oom_group !== null && limits.oomGroup !== s.oom_group) d.push(`oom_group: declared ${limits.oomGroup}, kernel has ${s.oom_group}`);
   if (limits.oomKill !== undefined && s.oom_kill_disable !== null && limits.oomKill === s.oom_kill_disable) d.push(`oom_kill: declared ${limits.oomKill}, kernel has ${!s.oom_kill_disable}`);
   return d;
+}
+
+/** A cgroup the config declares, with the limits it gives (kernel path form, `/batch/worker-1`). */
+export interface DeclaredCgroup {
+  readonly path: string;
+  readonly limits: LimitsSpec;
 }
 
 /** Declared cgroups: whether each exists with the limits the config gives. */

@@ -15,7 +15,7 @@ export interface DiscoveryEvents {
 /**
  * Finds the memory cgroups below a hierarchy's mount and follows them as they come and go: one
  * inotify watch (fs.watch) per cgroup directory, whose create/delete events name the child
- * (cgroupfs raises them for mkdir/rmdir within a few ms, FACTS; it never raises any for value
+ * (cgroupfs raises them for mkdir/rmdir within a few ms; it never raises any for value
  * changes in the control files, which the poll loop reads anyway).
  *
  * Not chokidar: it lstat()s every control file of every cgroup (≈ 30 each) before it can ignore

@@ -130,7 +130,7 @@ export class KillLedger {
    * The kernel printed and counted a kill line again for a process already exported (a group kill's
    * first victim: the parser's onRepeatedKill). Nothing to export, but the counter increment it
    * caused in the victim's cgroup is explained: without this, a group kill of N processes would
-   * count N + 1 (memory.events oom_kill reads N + 1, FACTS.md).
+   * count N + 1 (4 processes group-killed print 5 kill lines, and memory.events oom_kill reads 5).
    */
   onRepeatedKill(event: OomKillEvent, now: number): LedgerOutput[] {
     if (event.victim_cgroup === null) {

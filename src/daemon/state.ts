@@ -1,6 +1,6 @@
-import { closeSync, constants, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ParseError, isErrno } from '../errors.js';
+import { ParseError } from '../errors.js';
 import { readOptional } from '../cgroup/backend.js';
 import { parseCursor, type KmsgCursor } from '../kmsg/cursor.js';
 import type { OomKillEvent } from '../oom/event.js';
@@ -58,13 +58,6 @@ function parseLine(text: string, source: string): StateLine {
     : { kind: 'state', state: { cursor, ledger: { counters: counters as Record<string, number>, pending: pending as OomKillEvent[] } } };
 }
 
-/** A whole state in one piece of text (one line). Pure; ParseError on damage. */
-export function parseState(text: string, source: string): DaemonState {
-  const line = parseLine(text, source);
-  if (line.kind !== 'state') throw new ParseError(source, `corrupt state: changes without the state they apply to; remove ${source} to start from the end of the kernel log`);
-  return line.state;
-}
-
 function apply(state: DaemonState, line: StateLine, source: string): DaemonState {
   if (line.kind === 'state') return line.state;
   const counters: Record<string, number> = { ...state.ledger.counters };
@@ -78,12 +71,6 @@ function apply(state: DaemonState, line: StateLine, source: string): DaemonState
 
 export function stateFile(stateDir: string): string {
   return join(stateDir, 'state.jsonl');
-}
-
-/** Where an earlier oomwatch kept one state per file: read if there is no journal yet, then removed. */
-function legacyStateFiles(stateDir: string): string[] {
-  const old = join(stateDir, 'state.json');
-  return [old, `${old}.next`];
 }
 
 /**
@@ -119,12 +106,7 @@ export function parseStateJournal(text: string, source: string): DaemonState {
 export function readState(stateDir: string): DaemonState | undefined {
   const file = stateFile(stateDir);
   const text = readOptional(file);
-  if (text !== undefined) return parseStateJournal(text, file);
-  for (const legacy of legacyStateFiles(stateDir)) {
-    const old = readOptional(legacy);
-    if (old !== undefined) return parseState(old, legacy);
-  }
-  return undefined;
+  return text === undefined ? undefined : parseStateJournal(text, file);
 }
 
 /** Past this length, the next save starts the journal afresh with the whole state. */
@@ -202,13 +184,6 @@ export class StateJournal {
     const next = `${file}.next`;
     writeFileSync(next, line, { mode: 0o644 });
     renameSync(next, file);
-    for (const legacy of legacyStateFiles(this.stateDir)) {
-      try {
-        unlinkSync(legacy);
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
-      }
-    }
     this.fd = openSync(file, constants.O_WRONLY | constants.O_APPEND);
     this.size = line.length;
   }

@@ -4,7 +4,9 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { CgroupSampler, FdBudget } from '../../src/daemon/sampler.js';
+import { FdBudget } from '../../src/cgroup/sampler.js';
+import { V1CgroupSampler } from '../../src/cgroup/v1/sampler.js';
+import { V2CgroupSampler } from '../../src/cgroup/v2/sampler.js';
 import { CgroupMemoryCollector } from '../../src/collectors/cgroupMemory.js';
 import { parseMaxOpenFiles } from '../../src/proc/limits.js';
 import { ParseError } from '../../src/errors.js';
@@ -34,12 +36,12 @@ test('parseMaxOpenFiles reads the soft limit, unlimited as null, and rejects a m
 test('a sampler past its fd budget reads the same values without keeping descriptors open', () => {
   const dir = v1Dir(4096 * 10, 4096 * 4, 2);
   try {
-    const kept = new CgroupSampler('/a', dir, 1);
+    const kept = new V1CgroupSampler('/a', dir);
     const before = openFds();
     const a = kept.sample();
     assert.equal(openFds(), before + 6, 'six files kept open');
     const budget = new FdBudget(2);
-    const transient = new CgroupSampler('/a', dir, 1, budget);
+    const transient = new V1CgroupSampler('/a', dir, budget);
     const b = transient.sample();
     assert.equal(openFds(), before + 6 + 2, 'only the two budgeted files stay open');
     assert.deepEqual(b, a);
@@ -62,7 +64,7 @@ test('an empty cgroup has a working set of 0 without memory.stat being read', ()
   const dir = v1Dir(0, 4096);
   try {
     rmSync(join(dir, 'memory.stat'));
-    const s = new CgroupSampler('/e', dir, 1);
+    const s = new V1CgroupSampler('/e', dir);
     assert.equal(s.sample().workingSet, 0);
     writeFileSync(join(dir, 'memory.usage_in_bytes'), '8192\n');
     assert.throws(() => s.sample(), /memory\.stat/, 'a cgroup with usage needs memory.stat');
@@ -76,10 +78,10 @@ test('unchanged values are not set again, changed ones are, and a removed cgroup
   const dir = v1Dir(4096 * 10, 4096 * 4, 1);
   try {
     const registry = new Registry();
-    const c = new CgroupMemoryCollector(1, registry, { onSample: () => undefined, onGone: () => undefined, onNotMemory: (p) => assert.fail(`${p} has no memory files`), onError: (p, e) => assert.fail(`${p}: ${String(e)}`) });
+    const c = new CgroupMemoryCollector({ openSampler: (p, budget) => new V1CgroupSampler(p, dir, budget) }, registry, { onSample: () => undefined, onGone: () => undefined, onNotMemory: (p) => assert.fail(`${p} has no memory files`), onError: (p, e) => assert.fail(`${p}: ${String(e)}`) });
     const value = async (name: string, labels: Record<string, string> = { cgroup: '/a' }) =>
       (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
-    c.add('/a', dir);
+    c.add('/a');
     c.update(0);
     c.update(1);
     assert.equal(await value('oomwatch_cgroup_memory_usage_bytes'), 40960);
@@ -93,11 +95,34 @@ test('unchanged values are not set again, changed ones are, and a removed cgroup
     assert.equal(await value('oomwatch_cgroup_memory_limit_bytes'), undefined, 'unlimited: no limit series');
     c.remove('/a');
     assert.equal(await value('oomwatch_cgroup_memory_usage_bytes'), undefined);
-    c.add('/a', dir);
+    c.add('/a');
     c.update(3);
     assert.equal(await value('oomwatch_cgroup_memory_usage_bytes'), 8192, 'exported again after remove/add');
     assert.equal(await value('oomwatch_cgroup_memory_events_total', { cgroup: '/a', event: 'oom_kill' }), 3);
     c.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('v2: a group kill\'s double count is taken off the processes killed, not off the kernel\'s own counter', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oomwatch-sampler-v2-'));
+  try {
+    writeFileSync(join(dir, 'cgroup.procs'), '');
+    writeFileSync(join(dir, 'memory.current'), '0\n');
+    writeFileSync(join(dir, 'memory.max'), 'max\n');
+    writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 9\noom 1\noom_kill 5\noom_group_kill 1\n');
+    const s = new V2CgroupSampler('/g', dir);
+    assert.equal(s.sample().ownOomKills, null, 'no memory.events.local: no own counter');
+    s.close();
+    writeFileSync(join(dir, 'memory.events.local'), 'low 0\nhigh 0\nmax 9\noom 1\noom_kill 5\noom_group_kill 1\n');
+    const t = new V2CgroupSampler('/g', dir);
+    const a = t.sample();
+    assert.equal(a.ownOomKills, 5);
+    assert.equal(a.ownKilledProcesses, 4, '4 processes group-killed read oom_kill 5, oom_group_kill 1');
+    assert.equal(a.max, null);
+    assert.equal(a.events.oom_kill, 5);
+    t.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -96,18 +96,6 @@ test('past its size limit the journal starts afresh with the whole state', () =>
     assert.deepEqual(readState(dir), { cursor: cursor(499), ledger: ledger.snapshot() });
   }));
 
-test('a state.json of an earlier oomwatch is read, and replaced by the journal at the first save', () =>
-  withDir((dir) => {
-    writeFileSync(join(dir, 'state.json'), serializeState(state(5, { '/a': 5 })));
-    const restored = readState(dir);
-    assert.deepEqual(restored, state(5, { '/a': 5 }));
-    const j = new StateJournal(dir);
-    j.save(cursor(6), new KillLedger(1000, restored!.ledger));
-    j.close();
-    assert.deepEqual(readdirSync(dir), ['state.jsonl']);
-    assert.deepEqual(readState(dir), state(6, { '/a': 5 }));
-  }));
-
 /**
  * Whatever the ledger goes through, what the journal holds after a save is what snapshot() says:
  * the changes lines miss nothing (a change the ledger did not report would leave a stale baseline,

@@ -9,6 +9,8 @@ import { parseMemoryStat, workingSet } from '../files/memoryStat.js';
 import { parseMemoryValue } from '../files/memoryValue.js';
 import { type CgroupWrite, type LimitsSpec, v1Writes } from '../limits.js';
 import { ancestors } from '../name.js';
+import type { FdBudget } from '../sampler.js';
+import { V1CgroupSampler } from './sampler.js';
 
 /** cgroup v1 memory controller (Documentation/admin-guide/cgroup-v1/memory.rst). */
 export class V1MemoryBackend extends CgroupFsBackend implements MemoryBackend {
@@ -16,6 +18,19 @@ export class V1MemoryBackend extends CgroupFsBackend implements MemoryBackend {
 
   exists(path: string): boolean {
     return existsSync(join(this.dir(path), 'memory.usage_in_bytes'));
+  }
+
+  openSampler(path: string, budget?: FdBudget): V1CgroupSampler {
+    return new V1CgroupSampler(path, this.dir(path), budget);
+  }
+
+  /** Every v1 memory cgroup, the root too, has the memory files. */
+  canSample(): boolean {
+    return true;
+  }
+
+  hasMemoryFiles(path: string): boolean {
+    return this.exists(path);
   }
 
   private value(path: string, file: string): number | null {
@@ -112,5 +127,4 @@ export class V1MemoryBackend extends CgroupFsBackend implements MemoryBackend {
   killAll(path: string, timeoutMs = 5000): Promise<void> {
     return killByPid(this, path, timeoutMs);
   }
-
 }

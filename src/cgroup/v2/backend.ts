@@ -10,6 +10,8 @@ import { parseMemoryStat, workingSet } from '../files/memoryStat.js';
 import { parseMemoryValue } from '../files/memoryValue.js';
 import { type CgroupWrite, type LimitsSpec, v2Writes } from '../limits.js';
 import { ancestors } from '../name.js';
+import type { FdBudget } from '../sampler.js';
+import { V2CgroupSampler } from './sampler.js';
 
 const words = (text: string | undefined) => (text ?? '').trim().split(/\s+/).filter(Boolean);
 
@@ -19,6 +21,19 @@ export class V2MemoryBackend extends CgroupFsBackend implements MemoryBackend {
 
   exists(path: string): boolean {
     return existsSync(join(this.dir(path), 'cgroup.procs'));
+  }
+
+  openSampler(path: string, budget?: FdBudget): V2CgroupSampler {
+    return new V2CgroupSampler(path, this.dir(path), budget);
+  }
+
+  /** The v2 root has no memory.current, memory.max or memory.events.local. */
+  canSample(path: string): boolean {
+    return path !== '/';
+  }
+
+  hasMemoryFiles(path: string): boolean {
+    return this.canSample(path) && existsSync(join(this.dir(path), 'memory.current'));
   }
 
   /** A missing memory.* file in a cgroup that exists means the controller is not enabled for it. */
@@ -170,5 +185,4 @@ export class V2MemoryBackend extends CgroupFsBackend implements MemoryBackend {
       await sleep(5);
     }
   }
-
 }

@@ -1,11 +1,15 @@
+/**
+ * What the daemon's poll reads from a memory cgroup, whichever version the host runs: the sample
+ * type, the per-cgroup sampler each backend opens (src/cgroup/v1/sampler.ts,
+ * src/cgroup/v2/sampler.ts), and what both share: the reader that keeps each control file open
+ * between polls, and the budget of descriptors it may keep.
+ */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
-import { parseMemoryEvents, type MemoryEvents } from '../cgroup/files/memoryEvents.js';
-import { parseMemoryOomControl } from '../cgroup/files/memoryOomControl.js';
-import { parseMemoryPressure, type MemoryPressure } from '../cgroup/files/memoryPressure.js';
-import { memoryStatValue } from '../cgroup/files/memoryStat.js';
-import { parseMemoryValue } from '../cgroup/files/memoryValue.js';
+import type { MemoryEvents } from './files/memoryEvents.js';
+import type { MemoryPressure } from './files/memoryPressure.js';
+import { memoryStatValue } from './files/memoryStat.js';
 
 /** One poll of a memory cgroup, v2 vocabulary (see CgroupStats for the meaning of each field). */
 export interface MemorySample {
@@ -16,9 +20,20 @@ export interface MemorySample {
   readonly events: MemoryEvents;
   /** Kills of tasks in this very cgroup: v1 memory.oom_control oom_kill, v2 memory.events.local oom_kill. */
   readonly ownOomKills: number | null;
-  /** v2 (5.17+) memory.events.local oom_group_kill: group kills of this very cgroup; null elsewhere. */
-  readonly ownGroupKills: number | null;
+  /**
+   * The processes those kills took: ownOomKills less what the kernel counts twice (a v2 group
+   * kill's first victim, see src/cgroup/v2/sampler.ts); the same as ownOomKills on v1.
+   */
+  readonly ownKilledProcesses: number | null;
   readonly pressure: MemoryPressure | null;
+}
+
+/** Reads one cgroup's memory files at each poll; `close()` gives its descriptors back. */
+export interface CgroupSampler {
+  readonly path: string;
+  /** Throws CgroupGoneError, NotMemoryCgroupError, or a read or parse error. */
+  sample(): MemorySample;
+  close(): void;
 }
 
 /** The cgroup's directory is gone (rmdir while we read): ENOENT on open, ENODEV on read. */
@@ -39,7 +54,7 @@ const BUF = Buffer.allocUnsafe(64 * 1024);
 /**
  * How many descriptors the samplers may keep open between polls, shared by all of them. A v1
  * cgroup needs up to 6: 10,000 cgroups would need 60,000, past the usual RLIMIT_NOFILE (EMFILE then
- * broke discovery and the HTTP listener too). Past the budget, a file is opened, read and closed
+ * breaks discovery and the HTTP listener too). Past the budget, a file is opened, read and closed
  * on every poll instead (open on cgroupfs ≈ 11 µs here, several times the read: bench/README.md).
  */
 export class FdBudget {
@@ -54,14 +69,15 @@ export class FdBudget {
   }
 }
 
-const UNLIMITED = new FdBudget(Infinity);
+export const UNLIMITED_FDS = new FdBudget(Infinity);
 
 /**
- * Reads one cgroup's memory files through file descriptors kept open between polls, each read with
- * `readSync(fd, buf, 0, len, 0)`: position 0 makes cgroupfs regenerate the file (a second read
- * without it returns 0 bytes). FACTS: ≈ 16–20 µs for 3 files, vs ≈ 45 µs with readFileSync.
+ * Reads one cgroup's control files through file descriptors kept open between polls, each read
+ * with `readSync(fd, buf, 0, len, 0)`: position 0 makes cgroupfs regenerate the file (a second
+ * read without it returns 0 bytes). Three files cost ≈ 16–20 µs this way, ≈ 45 µs with
+ * readFileSync (open and close each time).
  */
-export class CgroupSampler {
+export class CgroupFileReader {
   private readonly fds = new Map<string, number | null>();
   /** Full paths of the files, for error messages: joined once, not on every poll (bench/README.md). */
   private readonly sources = new Map<string, string>();
@@ -69,12 +85,11 @@ export class CgroupSampler {
   constructor(
     readonly path: string,
     readonly dir: string,
-    readonly version: 1 | 2,
-    private readonly budget: FdBudget = UNLIMITED,
+    private readonly budget: FdBudget = UNLIMITED_FDS,
   ) {}
 
   /** The file's text, or undefined when this kernel does not have it (remembered: not retried). */
-  private read(file: string): string | undefined {
+  read(file: string): string | undefined {
     let fd = this.fds.get(file);
     if (fd === null) return undefined;
     let keep = true;
@@ -110,60 +125,28 @@ export class CgroupSampler {
     }
   }
 
-  private must(file: string): string {
+  /** The file's text; NotMemoryCgroupError when the cgroup has no such file. */
+  must(file: string): string {
     const t = this.read(file);
     if (t === undefined) throw new NotMemoryCgroupError(`cgroup ${this.path} has no ${file}: the memory controller is not enabled for it`);
     return t;
   }
 
-  private src(file: string): string {
+  /** The file's full path (for error messages). */
+  src(file: string): string {
     let p = this.sources.get(file);
     if (p === undefined) this.sources.set(file, (p = join(this.dir, file)));
     return p;
   }
 
   /**
-   * Inactive file pages from memory.stat, for the working set. An empty cgroup (usage 0) has a
-   * working set of 0 whatever memory.stat says, so the file, by far the dearest to generate
-   * (≈ 4–8 µs of kernel time, the others ≈ 1–2 µs), is not read then.
+   * Inactive file pages from memory.stat (`key`: v1 total_inactive_file, v2 inactive_file), for
+   * the working set. An empty cgroup (usage 0) has a working set of 0 whatever memory.stat says,
+   * so the file, by far the dearest to generate (≈ 4–8 µs of kernel time, the others ≈ 1–2 µs),
+   * is not read then.
    */
-  private inactiveFile(current: number, key: 'total_inactive_file' | 'inactive_file'): number {
+  inactiveFile(current: number, key: 'total_inactive_file' | 'inactive_file'): number {
     return current === 0 ? 0 : (memoryStatValue(this.must('memory.stat'), key) ?? 0);
-  }
-
-  sample(): MemorySample {
-    const src = (f: string) => this.src(f);
-    if (this.version === 1) {
-      const current = parseMemoryValue(this.must('memory.usage_in_bytes'), src('memory.usage_in_bytes')) ?? 0;
-      const oom = parseMemoryOomControl(this.must('memory.oom_control'), src('memory.oom_control'));
-      const inactive = this.inactiveFile(current, 'total_inactive_file');
-      return {
-        current,
-        max: parseMemoryValue(this.must('memory.limit_in_bytes'), src('memory.limit_in_bytes')),
-        peak: parseMemoryValue(this.must('memory.max_usage_in_bytes'), src('memory.max_usage_in_bytes')),
-        workingSet: Math.max(0, current - inactive),
-        events: { low: null, high: null, max: parseMemoryValue(this.must('memory.failcnt'), src('memory.failcnt')), oom: null, oom_kill: oom.oom_kill, oom_group_kill: null },
-        ownOomKills: oom.oom_kill,
-        ownGroupKills: null,
-        pressure: null,
-      };
-    }
-    const current = parseMemoryValue(this.must('memory.current'), src('memory.current')) ?? 0;
-    const inactive = this.inactiveFile(current, 'inactive_file');
-    const peak = this.read('memory.peak');
-    const local = this.read('memory.events.local');
-    const pressure = this.read('memory.pressure');
-    const own = local === undefined ? undefined : parseMemoryEvents(local, src('memory.events.local'));
-    return {
-      current,
-      max: parseMemoryValue(this.must('memory.max'), src('memory.max')),
-      peak: peak === undefined ? null : parseMemoryValue(peak, src('memory.peak')),
-      workingSet: Math.max(0, current - inactive),
-      events: parseMemoryEvents(this.must('memory.events'), src('memory.events')),
-      ownOomKills: own?.oom_kill ?? null,
-      ownGroupKills: own?.oom_group_kill ?? null,
-      pressure: pressure === undefined ? null : parseMemoryPressure(pressure, src('memory.pressure')),
-    };
   }
 
   close(): void {

@@ -1,0 +1,342 @@
+/**
+ * The kill pipeline: kernel log reader → OOM report parser → kill ledger → reporters (the kill
+ * counters, the `oom_kill` log line, the state journal). The cgroup poller feeds it each cgroup's
+ * own kill counter; the ledger reconciles both witnesses (ledger.ts).
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Roots } from '../roots.js';
+import type { MemorySample } from '../cgroup/sampler.js';
+import { readBootId } from '../kmsg/bootId.js';
+import { openKmsgReader, type KmsgEvent, type KmsgReader, type KmsgReaderOptions, type KmsgWakeMode } from '../kmsg/reader.js';
+import { feedKmsgEvents } from '../oom/kmsgFeed.js';
+import { OomReportParser } from '../oom/report.js';
+import type { OomKillEvent } from '../oom/event.js';
+import { warmUpKillPath } from '../oom/warmup.js';
+import type { KmsgStatus } from '../collectors/kmsg.js';
+import { OomKillMetrics } from '../collectors/oomKills.js';
+import { KillLedger, cgroupKey, type LedgerOutput } from './ledger.js';
+import { StateJournal, ensureStateDir, readState, stateFile, type DaemonState } from './state.js';
+
+/**
+ * Only if the kernel cannot wake the reader (wakeMode 'poll', logged at start): how often it looks
+ * for new records, every 2 ms while records come, every KMSG_IDLE_POLL_MS once the log has been
+ * quiet for a second. Each look costs a wakeup (≈ 60–110 µs of CPU in this VM): 2–3 % of a core
+ * on an idle host, which the notified reader does not spend (bench/README.md).
+ */
+const KMSG_POLL_MS = 2;
+const KMSG_IDLE_POLL_MS = 4;
+
+/** What the pipeline uses of the kernel log reader. */
+export type KillLogReader = Pick<KmsgReader, 'bootId' | 'position' | 'wakeMode' | 'notifierError' | 'done' | 'cursor' | 'stats' | 'stop'>;
+
+/** What the pipeline asks of the cgroup poller, for a kill's log line and its series' retention. */
+export interface CgroupLookup {
+  watches(path: string): boolean;
+  /** The cgroup's memory now; undefined when it is not watched or cannot be read. */
+  sampleNow(path: string): MemorySample | undefined;
+}
+
+export interface KillPipelineOptions {
+  readonly roots: Roots;
+  readonly stateDir: string;
+  /** How long a kill line and a counter increment may wait for each other (see KillLedger). */
+  readonly graceMs: number;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly cgroups: CgroupLookup;
+  /** Milliseconds clock. */
+  readonly now: () => number;
+  /** Opens the kernel log reader; openKmsgReader unless a test gives another. */
+  readonly openReader?: (opts: KmsgReaderOptions) => Promise<KillLogReader>;
+}
+
+export interface KillPipelineHealth {
+  kmsg: { up: boolean; error: string | null; position: unknown; wake: KmsgWakeMode | null; why_poll: string | null };
+  state: { file: string; writable: boolean; error: string | null };
+}
+
+export class KillPipeline {
+  readonly kills: OomKillMetrics;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly parser: OomReportParser;
+  private ledger!: KillLedger;
+  private restored: DaemonState | undefined;
+  private reader: KillLogReader | null = null;
+  private kmsgError: string | null = null;
+  /** How the kernel log reader was last known to be woken (logged when it changes). */
+  private kmsgWake: KmsgWakeMode | undefined;
+  /**
+   * Whether a v2 group kill's repeated kill line is explained by the kernel log (true while the
+   * reader runs), or must be taken off the cgroup's counter (no kernel log: MemorySample.ownKilledProcesses).
+   * Fixed for the run once follow() returns, so that a counter never changes meaning under the ledger.
+   */
+  private countsGroupKills = true;
+  private stateWritable = true;
+  private stateJournal: StateJournal | null = null;
+  private stateError: string | null = null;
+  private stateDirty = false;
+  /** SEQ of the last kernel log record fully processed (the resume point). */
+  private doneSeq: number | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: KillPipelineOptions) {
+    this.log = opts.log;
+    this.now = opts.now;
+    this.kills = new OomKillMetrics(opts.registry);
+    this.parser = new OomReportParser({
+      onKill: (e) => this.onKill(e),
+      onRepeatedKill: (e) => this.emit(this.ledger.onRepeatedKill(e, this.now())),
+    });
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  /** Read the saved state (same boot only) and set the ledger up from it. */
+  restore(): void {
+    this.restored = this.loadState();
+    this.ledger = new KillLedger(this.opts.graceMs, this.restored?.ledger, this.now());
+  }
+
+  private loadState(): DaemonState | undefined {
+    const stateDir = this.opts.stateDir;
+    try {
+      ensureStateDir(stateDir);
+    } catch (err) {
+      this.stateWritable = false;
+      this.stateError = `cannot create state directory ${stateDir}: ${(err as Error).message}`;
+      this.log.warn({ event: 'state_unavailable', err: this.stateError }, `${this.stateError}; kills will not survive a restart (use --state-dir)`);
+      return undefined;
+    }
+    let state: DaemonState | undefined;
+    try {
+      state = readState(stateDir);
+    } catch (err) {
+      this.stateError = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'state_corrupt', err: this.stateError }, `${this.stateError}; starting from the end of the kernel log`);
+      return undefined;
+    }
+    if (state === undefined) return undefined;
+    const bootId = this.readBootIdSafe();
+    if (bootId !== undefined && bootId !== state.cursor.bootId) {
+      this.log.info({ event: 'state_other_boot', saved_boot_id: state.cursor.bootId, boot_id: bootId }, 'state is from another boot: reading this boot\'s kernel log from its start');
+      return { cursor: state.cursor, ledger: { counters: {}, pending: [] } };
+    }
+    this.log.info({ event: 'state_restored', seq: state.cursor.seq, pending: state.ledger.pending.length }, `resuming after kernel log record ${state.cursor.seq}`);
+    return state;
+  }
+
+  private readBootIdSafe(): string | undefined {
+    try {
+      return readBootId(this.opts.roots);
+    } catch (err) {
+      this.log.warn({ event: 'boot_id_unreadable', err: String(err) }, `cannot read the boot id: ${String(err)}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Save the cursor (the last record whose processing is complete) and the ledger. Called before
+   * kills are logged and counted (write-ahead): a daemon killed right after a kill's log line
+   * never reports that kill again after its restart. (Killed between this save and the log
+   * write, a few µs, it would not report it at all; log lines carry boot_id and seq to dedupe.)
+   */
+  private saveStateNow(): void {
+    if (!this.stateWritable || this.reader === null || this.doneSeq === undefined) return;
+    try {
+      this.stateJournal ??= new StateJournal(this.opts.stateDir);
+      this.stateJournal.save({ bootId: this.reader.bootId, seq: this.doneSeq }, this.ledger);
+      this.stateDirty = false;
+      this.stateError = null;
+    } catch (err) {
+      const msg = `cannot save ${stateFile(this.opts.stateDir)}: ${(err as Error).message}`;
+      if (this.stateError !== msg) this.log.error({ event: 'state_save_error', err: msg }, msg);
+      this.stateError = msg;
+    }
+  }
+
+  // ---- kernel log ----------------------------------------------------------------------------
+
+  /** Follow the kernel log from the restored cursor (or its end); `enabled` false: counters only. */
+  async follow(enabled: boolean): Promise<void> {
+    if (enabled) await this.startReader();
+    else this.kmsgError = 'disabled in the config (kmsg: false)';
+    this.countsGroupKills = this.reader !== null;
+  }
+
+  private async startReader(): Promise<void> {
+    const roots = this.opts.roots;
+    try {
+      this.reader = await (this.opts.openReader ?? openKmsgReader)({
+        roots,
+        from: this.restored?.cursor ?? 'end',
+        onEvents: (events) => this.onKmsgEvents(events),
+        pollIntervalMs: KMSG_POLL_MS,
+        idlePollIntervalMs: KMSG_IDLE_POLL_MS,
+      });
+      // No batch can have been delivered before this continuation: the first comes in a later macrotask.
+      this.doneSeq ??= this.reader.cursor()?.seq;
+      this.kmsgError = null;
+      const wake = this.reader.wakeMode;
+      this.kmsgWake = wake;
+      this.log.info(
+        { event: 'kmsg_started', path: roots.kmsg, position: this.reader.position, wake, ...(wake === 'poll' ? { why_poll: this.reader.notifierError ?? null } : {}) },
+        `following ${roots.kmsg} (${wake === 'notify' ? 'woken by the kernel' : `polling: ${this.reader.notifierError ?? 'not a character device'}`})`,
+      );
+      // Starts the state journal afresh now rather than in the first kill's path (StateJournal).
+      this.saveStateNow();
+      this.warmUp();
+      this.reader.done.catch((err: unknown) => {
+        if (this.stopped) return;
+        this.kmsgError = err instanceof Error ? err.message : String(err);
+        this.log.error({ event: 'kmsg_failed', err: this.kmsgError }, `kernel log reader failed: ${this.kmsgError}; OOM kills are now counted from cgroup counters only`);
+      });
+    } catch (err) {
+      this.reader = null;
+      this.kmsgError = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'kmsg_unavailable', err: this.kmsgError }, `${this.kmsgError}; OOM kills are counted from cgroup counters only (no process names)`);
+    }
+  }
+
+  /**
+   * Run the parsing and accounting of a kill once, on the made-up report of oom/warmup.ts, through
+   * a ledger of its own: the first real kill then runs compiled code. Nothing reaches the reporters.
+   */
+  private warmUp(): void {
+    for (const e of warmUpKillPath()) new KillLedger(this.opts.graceMs).onKill(e, 0);
+  }
+
+  private onKmsgEvents(events: readonly KmsgEvent[]): void {
+    feedKmsgEvents(this.parser, events, {
+      // A kill line is held until the next record arrives; kills emitted while a record is pushed
+      // belong to records up to doneSeq, which is what a save inside emit() records.
+      done: (seq) => {
+        this.doneSeq = seq;
+      },
+      lost: (e) => this.log.warn({ event: 'kmsg_lost', reason: e.reason, count: e.count, from_seq: e.fromSeq }, `${e.count} kernel log records lost (${e.reason}) before oomwatch read them`),
+      malformed: (e) => this.log.warn({ event: 'kmsg_malformed', raw: e.raw.slice(0, 200), err: e.error.message }, 'malformed kernel log record skipped'),
+      rewind: (e) => this.log.warn({ event: 'kmsg_rewind', expected_seq: e.expectedSeq, seq: e.seq }, 'kernel log SEQ went backwards'),
+    });
+    this.parser.idle();
+    this.stateDirty = true;
+  }
+
+  private onKill(event: OomKillEvent): void {
+    // A header-less kill line names only the pid. /proc/<pid>/cgroup cannot tell where it was:
+    // an exiting task is moved to the root cgroup (cgroup_exit) long before its parent reaps it,
+    // so a lookup would name "/" for most victims. The ledger attributes it from the counters.
+    this.emit(this.ledger.onKill(event, this.now()));
+  }
+
+  /** Report what the ledger exports: the state first (write-ahead), then the counters and the log line. */
+  private emit(outputs: readonly LedgerOutput[]): void {
+    if (outputs.length === 0) return;
+    this.saveStateNow();
+    for (const o of outputs) {
+      if (o.kind === 'kill') {
+        const cg = o.event.victim_cgroup;
+        this.kills.kill(o.event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)));
+        const s = cg === null ? undefined : this.opts.cgroups.sampleNow(cg);
+        // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
+        // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).
+        const detectedMonoUs = Number(process.hrtime.bigint() / 1000n);
+        this.log.warn(
+          {
+            event: 'oom_kill',
+            ...o.event,
+            attributed_by: o.attributedBy,
+            cgroup_limit_bytes: s?.max ?? null,
+            cgroup_usage_bytes: s?.current ?? null,
+            cgroup_peak_bytes: s?.peak ?? null,
+            boot_id: this.reader?.bootId ?? null,
+            wall_time: new Date().toISOString(),
+            detected_mono_us: detectedMonoUs,
+          },
+          `OOM kill: ${o.event.process} (pid ${o.event.pid}) in cgroup ${cg ?? '(unknown)'}`,
+        );
+      } else {
+        this.kills.unexplainedKills(o.cgroup, o.count);
+        this.log.warn(
+          { event: 'oom_kill_unexplained', cgroup: o.cgroup, count: o.count, boot_id: this.reader?.bootId ?? null, wall_time: new Date().toISOString() },
+          `the kernel counted ${o.count} OOM kill(s) in cgroup ${o.cgroup} that no kernel log record explained`,
+        );
+      }
+    }
+  }
+
+  // ---- what the cgroup poller reports --------------------------------------------------------
+
+  /** A watched cgroup appeared: at start (`initial`), or created while the daemon runs. */
+  cgroupAdded(path: string, initial: boolean): void {
+    if (!initial) this.ledger.born(path);
+    this.kills.cgroupBack(path);
+  }
+
+  /** A sample of a watched cgroup: its own kill counter goes to the ledger. */
+  sampled(path: string, s: MemorySample, now: number): void {
+    if (s.ownOomKills === null) return;
+    // With the kernel log, a v2 group kill's repeated kill line explains the kernel's extra count
+    // (onRepeatedKill); without it, the sampler's count of processes killed is the one to use.
+    const kills = this.countsGroupKills ? s.ownOomKills : (s.ownKilledProcesses ?? s.ownOomKills);
+    this.emit(this.ledger.onCounter(path, kills, now));
+  }
+
+  cgroupGone(path: string): void {
+    this.kills.cgroupGone(path, this.now());
+    this.emit(this.ledger.forget(path));
+  }
+
+  /** After each poll: export what waited past the grace period, save what changed. */
+  afterPoll(now: number): void {
+    this.emit(this.ledger.tick(now));
+    this.kills.expire(now);
+    this.checkKmsgWake();
+    if (this.stateDirty) this.saveStateNow();
+  }
+
+  /** Say so once when the reader stops being woken by the kernel and polls (its notifier kept failing). */
+  private checkKmsgWake(): void {
+    const wake = this.reader?.wakeMode;
+    if (wake === undefined || wake === this.kmsgWake) return;
+    this.kmsgWake = wake;
+    const why = this.reader?.notifierError ?? null;
+    this.log.warn({ event: 'kmsg_wake_changed', wake, why_poll: why }, `kernel log reader now ${wake === 'poll' ? `polls: ${why}` : 'woken by the kernel'}`);
+  }
+
+  // ---- status and shutdown -------------------------------------------------------------------
+
+  kmsgStatus(): KmsgStatus {
+    const s = this.reader?.stats();
+    return {
+      up: this.reader !== null && this.kmsgError === null,
+      records: s?.records ?? 0,
+      lost: s?.lost ?? 0,
+      foreign: s?.foreign ?? 0,
+      malformed: s?.malformed ?? 0,
+    };
+  }
+
+  health(): KillPipelineHealth {
+    return {
+      kmsg: {
+        up: this.reader !== null && this.kmsgError === null,
+        error: this.kmsgError,
+        position: this.reader?.position ?? null,
+        wake: this.reader?.wakeMode ?? null,
+        why_poll: this.reader?.wakeMode === 'poll' ? (this.reader.notifierError ?? null) : null,
+      },
+      state: { file: stateFile(this.opts.stateDir), writable: this.stateWritable, error: this.stateError },
+    };
+  }
+
+  /** Stop reading, export the kill a last record held, save the cursor. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.reader?.stop();
+    this.parser.idle();
+    this.saveStateNow();
+    this.stateJournal?.close();
+  }
+}

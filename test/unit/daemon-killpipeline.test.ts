@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { MemorySample } from '../../src/cgroup/sampler.js';
+import { parseKmsgRecord } from '../../src/kmsg/record.js';
+import type { KmsgEvent } from '../../src/kmsg/reader.js';
+import { KillPipeline, type KillLogReader } from '../../src/daemon/killPipeline.js';
+import { readState } from '../../src/daemon/state.js';
+
+const BOOT = '5c4b8f3e-0000-4000-8000-000000000001';
+const GRACE = 1000;
+
+/** A v1 memcg report of one kill in /batch, as /dev/kmsg records from SEQ 20. */
+const REPORT = [
+  '4,20,1000,-;hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0',
+  '6,21,1010,-;memory: usage 65536kB, limit 65536kB, failcnt 19',
+  '6,22,1020,-;Memory cgroup stats for /batch:',
+  '6,23,1030,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/batch,task_memcg=/batch,task=hog,pid=100,uid=0',
+  '3,24,1040,-;Memory cgroup out of memory: Killed process 100 (hog) total-vm:134048kB, anon-rss:65280kB, file-rss:1768kB, shmem-rss:0kB, UID:0 pgtables:176kB oom_score_adj:0',
+];
+
+const sample = (over: Partial<MemorySample>): MemorySample => ({
+  current: 0, max: null, peak: null, workingSet: 0,
+  events: { low: null, high: null, max: null, oom: null, oom_kill: null, oom_group_kill: null },
+  ownOomKills: 0, ownKilledProcesses: 0, pressure: null, ...over,
+});
+
+function setup(): { dir: string; registry: Registry; lines: Record<string, unknown>[]; log: Logger; roots: { cgroup: string; proc: string; kmsg: string } } {
+  const dir = mkdtempSync(join(tmpdir(), 'oomwatch-pipeline-'));
+  const proc = join(dir, 'proc');
+  mkdirSync(join(proc, 'sys/kernel/random'), { recursive: true });
+  writeFileSync(join(proc, 'sys/kernel/random/boot_id'), `${BOOT}\n`);
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  return { dir, registry: new Registry(), lines, log, roots: { cgroup: join(dir, 'sys'), proc, kmsg: join(dir, 'kmsg') } };
+}
+
+async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  return (await registry.getSingleMetric(name)?.get())?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+}
+
+test('a kill read from the kernel log: state saved first, then counted and logged with the cgroup memory and the boot id', async () => {
+  const { dir, registry, lines, roots } = setup();
+  try {
+    const stateDir = join(dir, 'state');
+    let deliver!: (events: readonly KmsgEvent[]) => void;
+    let lastSeq: number | undefined;
+    const stateAtKill: (number | undefined)[] = [];
+    const logAndCheck = pino({ level: 'debug' }, {
+      write: (s: string) => {
+        const l = JSON.parse(s) as Record<string, unknown>;
+        if (l['event'] === 'oom_kill') stateAtKill.push(readState(stateDir)?.cursor.seq);
+        lines.push(l);
+      },
+    });
+    const reader = {
+      bootId: BOOT, position: { from: 'end', skipped: 0 }, wakeMode: 'notify', notifierError: undefined,
+      done: new Promise<void>(() => undefined),
+      cursor: () => (lastSeq === undefined ? undefined : { bootId: BOOT, seq: lastSeq }),
+      stats: () => ({ records: 5, foreign: 0, malformed: 0, lost: 0 }),
+      stop: async () => undefined,
+    } as unknown as KillLogReader;
+    const p = new KillPipeline({
+      roots, stateDir, graceMs: GRACE, registry, log: logAndCheck, now: () => 0,
+      cgroups: { watches: (path) => path === '/batch', sampleNow: (path) => (path === '/batch' ? sample({ current: 60, max: 64, peak: 66 }) : undefined) },
+      openReader: async (o) => {
+        deliver = o.onEvents;
+        return reader;
+      },
+    });
+    p.restore();
+    await p.follow(true);
+    assert.equal(lines.filter((l) => l['event'] === 'oom_kill').length, 0, 'the warm-up reports nothing');
+    p.cgroupAdded('/batch', true);
+    p.sampled('/batch', sample({ ownOomKills: 0 }), 0);
+    deliver(REPORT.map((r) => ({ type: 'record', record: parseKmsgRecord(`${r}\n`) })));
+    const kills = lines.filter((l) => l['event'] === 'oom_kill');
+    assert.equal(kills.length, 1);
+    const k = kills[0]!;
+    assert.equal(k['pid'], 100);
+    assert.equal(k['process'], 'hog');
+    assert.equal(k['victim_cgroup'], '/batch');
+    assert.equal(k['attributed_by'], 'kmsg');
+    assert.equal(k['seq'], 24);
+    assert.deepEqual([k['cgroup_limit_bytes'], k['cgroup_usage_bytes'], k['cgroup_peak_bytes']], [64, 60, 66]);
+    assert.equal(k['boot_id'], BOOT);
+    assert.equal(typeof k['detected_mono_us'], 'number');
+    assert.deepEqual(stateAtKill, [24], 'the cursor past the kill was saved before the line was written');
+    assert.equal(await metric(registry, 'oomwatch_oom_kills_total', { cgroup: '/batch' }), 1);
+
+    // The counter increment the kill caused is explained by it; an increment no line explains
+    // is exported as unexplained after the grace period.
+    p.sampled('/batch', sample({ ownOomKills: 1 }), 10);
+    p.cgroupAdded('/other', false);
+    p.sampled('/other', sample({ ownOomKills: 2, ownKilledProcesses: 2 }), 10);
+    p.afterPoll(10 + GRACE);
+    const unexplained = lines.filter((l) => l['event'] === 'oom_kill_unexplained');
+    assert.deepEqual(unexplained.map((l) => [l['cgroup'], l['count']]), [['/other', 2]]);
+    assert.equal(await metric(registry, 'oomwatch_unexplained_oom_kills_total', { cgroup: '/other' }), 2);
+    assert.equal(await metric(registry, 'oomwatch_oom_kills_total', { cgroup: '/batch' }), 1, 'not counted twice');
+    assert.deepEqual(p.kmsgStatus(), { up: true, records: 5, lost: 0, foreign: 0, malformed: 0 });
+    await p.stop();
+    assert.equal(readState(stateDir)?.cursor.seq, 24);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without the kernel log, a cgroup counts the processes killed, not the kernel\'s double count of a group kill', async () => {
+  const { dir, registry, lines, log, roots } = setup();
+  try {
+    const p = new KillPipeline({ roots, stateDir: join(dir, 'state'), graceMs: GRACE, registry, log, now: () => 0, cgroups: { watches: () => true, sampleNow: () => undefined } });
+    p.restore();
+    await p.follow(false);
+    p.cgroupAdded('/g', false);
+    p.sampled('/g', sample({ ownOomKills: 5, ownKilledProcesses: 4 }), 0);
+    p.afterPoll(GRACE);
+    assert.deepEqual(lines.filter((l) => l['event'] === 'oom_kill_unexplained').map((l) => l['count']), [4]);
+    assert.equal(p.health().kmsg.up, false);
+    assert.equal(p.health().kmsg.error, 'disabled in the config (kmsg: false)');
+    await p.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
