@@ -271,18 +271,6 @@ test('system OOM: global_oom keeps the victim cgroup, no oom_cgroup', () => {
   assert.equal(events[0]?.constraint, 'CONSTRAINT_NONE');
 });
 
-test('expire() closes a quiet report so that a much later kill is header-less', () => {
-  const out: OomKillEvent[] = [];
-  const p = new OomReportParser({ onKill: (e) => out.push(e), staleAfterUs: 1000 });
-  p.push(header('dd'), -1, 100);
-  p.push('Task in /a killed as a result of limit of /a', -1, 110);
-  p.expire(5000);
-  p.push('Killed process 5 (x)');
-  p.end();
-  assert.equal(out[0]?.oom_cgroup, null);
-  assert.equal(p.stats.reportsWithoutKill, 1);
-});
-
 test('the kill line comm settles an ambiguous summary (a path ending in ",task=...")', () => {
   const { events } = parseOomMessages([
     header('dd'),
