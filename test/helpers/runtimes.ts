@@ -8,7 +8,9 @@
  * left (processes in the session of the daemon's containerd: a shim re-parents itself to init when
  * it starts, and keeps containerd's session), then the daemon (SIGTERM, SIGKILL after 20 s), then
  * the mounts under the temporary directory, the cgroups the containers left and the directory.
- * Needs root, a cgroup v1 memory hierarchy, and Debian's docker.io, containerd, runc and
+ * Podman has no daemon: each container has its monitor (conmon, a session leader re-parented to
+ * init, its pid in the container's `conmon.pid`), stopped the same way after the containers.
+ * Needs root, a cgroup v1 memory hierarchy, and Debian's docker.io, containerd, runc, podman and
  * busybox-static (scripts/test-packages.debian).
  */
 import { spawn } from 'node:child_process';
@@ -41,6 +43,7 @@ const COMMAND_TIMEOUT_MS = 60_000;
 const TOOLS = {
   dockerd: [['dockerd', 'docker.io'], ['docker', 'docker.io'], ['runc', 'runc']],
   containerd: [['containerd', 'containerd'], ['ctr', 'containerd'], ['runc', 'runc']],
+  podman: [['podman', 'podman'], ['conmon', 'conmon'], ['runc', 'runc']],
 } as const;
 export type RuntimeName = keyof typeof TOOLS;
 
@@ -109,9 +112,13 @@ export interface Output {
  * Run a program to its end, stdin from `input`; reject, naming the command and its stderr, when it
  * exits non-zero or runs past the timeout (then it is killed by PID).
  */
-export function run(cmd: string, args: readonly string[], input?: Buffer | string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<Output> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  { input, timeoutMs = COMMAND_TIMEOUT_MS, env }: { input?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<Output> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -387,7 +394,7 @@ export class Dockerd extends RuntimeDaemon {
 
   /** The docker CLI against this daemon. */
   async docker(args: readonly string[], input?: Buffer | string): Promise<string> {
-    return (await run('docker', ['-H', `unix://${this.socket}`, ...args], input)).stdout.trim();
+    return (await run('docker', ['-H', `unix://${this.socket}`, ...args], input === undefined ? {} : { input })).stdout.trim();
   }
 
   /** `docker run -d ARGS`: the new container's full id (its cgroup, `/docker/<id>`, is removed at stop if left). */
@@ -508,7 +515,7 @@ export class Containerd extends RuntimeDaemon {
 
   /** ctr against this daemon, in namespace k8s.io. */
   async ctr(args: readonly string[], input?: Buffer | string): Promise<string> {
-    return (await run('ctr', ['-a', this.socket, '-n', CONTAINERD_NAMESPACE, ...args], input)).stdout.trim();
+    return (await run('ctr', ['-a', this.socket, '-n', CONTAINERD_NAMESPACE, ...args], input === undefined ? {} : { input })).stdout.trim();
   }
 
   /**
@@ -618,4 +625,145 @@ export async function startContainerd(): Promise<Containerd> {
 /** A FIFO at `path` (mkfifo(1)): a container that reads it waits until the test writes to it. */
 export async function makeFifo(path: string): Promise<void> {
   await run('mkfifo', ['-m', '0600', path]);
+}
+
+/**
+ * What podman writes outside its root and run root whatever its configuration: the image blob
+ * info cache (/var/lib/containers/cache), the network run directory (/run/containers/networks);
+ * removed at stop when they were not there before. runc keeps its state in /run/runc: directories
+ * made there are removed when empty.
+ */
+const PODMAN_OWN_DIRS = ['/var/lib/containers', '/run/containers', '/run/libpod'];
+const RUNC_RUN = '/run/runc';
+
+/** The podman CLI with its storage, state, locks and network configuration in a temporary directory. */
+export class Podman {
+  readonly roots: RuntimeRoots;
+  readonly graphRoot: string;
+  readonly runRoot: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly cgroups: string[] = [];
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  private stopped = false;
+
+  constructor(readonly dir: string) {
+    this.graphRoot = join(dir, 'root');
+    this.runRoot = join(dir, 'run');
+    this.roots = { ...absentRoots(dir), containersStorage: this.graphRoot, containersRunRoot: this.runRoot };
+    this.env = { ...process.env, CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), CONTAINERS_CONF: join(dir, 'containers.conf') };
+  }
+
+  async podman(args: readonly string[], input?: Buffer | string): Promise<string> {
+    const flags = ['--root', this.graphRoot, '--runroot', this.runRoot, '--tmpdir', join(this.dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+    return (await run('podman', [...flags, ...args], input === undefined ? { env: this.env } : { input, env: this.env })).stdout.trim();
+  }
+
+  /**
+   * A fresh `--cgroup-parent` under the test prefix: `/oomwatch-test/<pid>-<label>-<n>`. Podman's
+   * cgroupfs manager puts each container in `<parent>/libpod-<id>` and its conmon in
+   * `<parent>/conmon`, in every hierarchy; stop() removes the parent's tree in each.
+   */
+  cgroupParent(label: string): string {
+    const top = uniqueTestName(label);
+    this.cgroups.push(top);
+    return `/${top}`;
+  }
+
+  /**
+   * `podman run -d ARGS`: the new container's full id. Podman asks runc for RLIMIT_NOFILE 1048576 and
+   * an RLIMIT_NPROC above its own; raising a hard limit needs CAP_SYS_RESOURCE, which root may lack
+   * in a sandbox (runc: `error setting rlimits for ready process: ... operation not permitted`), so
+   * the limits are set at 1024, which needs no capability.
+   */
+  async runDetached(args: readonly string[]): Promise<string> {
+    const id = await this.podman(['run', '-d', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...args]);
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`podman run -d printed ${JSON.stringify(id)}, not a container id`);
+    return id;
+  }
+
+  /** The conmon pids of the containers there now (their `userdata/conmon.pid`). */
+  private conmonPids(): number[] {
+    const dir = join(this.runRoot, 'overlay-containers');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).flatMap((id) => {
+      try {
+        const pid = Number(readFileSync(join(dir, id, 'userdata', 'conmon.pid'), 'utf8').trim());
+        return Number.isSafeInteger(pid) && pid > 0 ? [pid] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Remove every container, stop conmons left, unmount, remove the cgroups, the directories made, the temporary directory. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const errors: unknown[] = [];
+    const step = async (fn: () => Promise<void> | void): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    const conmons = this.conmonPids();
+    await step(async () => void (await this.podman(['rm', '-f', '-t', '0', '-a'])));
+    // A conmon is its own session leader: a pid whose session is itself is still that conmon.
+    for (const pid of conmons) if (procStat(pid)?.session === pid) await step(() => stopPid(pid, 'conmon'));
+    await step(() => unmountUnder(this.dir));
+    await step(async () => {
+      for (const h of cgroupHierarchies()) {
+        for (const top of this.cgroups) await removeCgroupTree(join(h, top));
+        rmdirIfEmpty(join(h, TEST_PREFIX));
+      }
+    });
+    for (const fn of this.cleanups.reverse()) await step(fn);
+    await step(() => rmSync(this.dir, { recursive: true, force: true }));
+    if (errors.length > 0) throw new AggregateError(errors, `stopping podman (${this.dir}): ${errors.map(String).join('; ')}`);
+  }
+
+  /** Set up the directory and import the test image; on failure, clean up and throw. */
+  async init(): Promise<void> {
+    const absent = PODMAN_OWN_DIRS.filter((d) => !existsSync(d));
+    this.cleanups.push(removeNewDirs(RUNC_RUN), () => {
+      for (const d of absent) rmSync(d, { recursive: true, force: true });
+    });
+    for (const d of ['root', 'run', 'tmp']) mkdirSync(join(this.dir, d));
+    writeFileSync(
+      join(this.dir, 'storage.conf'),
+      ['[storage]', 'driver = "overlay"', `graphroot = "${this.graphRoot}"`, `runroot = "${this.runRoot}"`, ''].join('\n'),
+    );
+    // File locks (not the shared /dev/shm/libpod_lock), events and network configuration in the directory too.
+    writeFileSync(
+      join(this.dir, 'containers.conf'),
+      [
+        '[engine]',
+        'cgroup_manager = "cgroupfs"',
+        'events_logger = "file"',
+        `events_logfile_path = "${join(this.dir, 'events.log')}"`,
+        `tmp_dir = "${join(this.dir, 'tmp')}"`,
+        'lock_type = "file"',
+        '[network]',
+        `network_config_dir = "${join(this.dir, 'networks')}"`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      await this.podman(['import', '-', DOCKER_IMAGE], await rootfsTar(this.dir));
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** The name podman gives the imported test image (an unqualified name gets `localhost/`). */
+export const PODMAN_IMAGE = `localhost/${DOCKER_IMAGE}`;
+
+/** Podman with everything in a temporary directory and the test image imported as PODMAN_IMAGE. Stop it in an `after` hook. */
+export async function startPodman(): Promise<Podman> {
+  const p = new Podman(mkdtempSync(join(tmpdir(), 'oomwatch-podman-')));
+  await p.init();
+  return p;
 }

@@ -28,12 +28,15 @@ import { until } from '../helpers/until.js';
 import {
   CONTAINERD_IMAGE,
   DOCKER_IMAGE,
+  PODMAN_IMAGE,
   makeFifo,
   realRuntimes,
   startContainerd,
   startDockerd,
+  startPodman,
   type Containerd,
   type Dockerd,
+  type Podman,
 } from '../helpers/runtimes.js';
 
 /** Waits for the go signal on /go, then asks for 64M under a 32M limit (dd touches its whole buffer). */
@@ -194,5 +197,50 @@ describe('containerd (standalone, CRI annotations, kubelet cgroupfs layout under
     assert.equal(existsSync(bundle), false, `${bundle} is deleted with the task`);
     assert.equal(existsSync(join(V1_MEMORY_MOUNT, cgroup)), false, `runc removes ${cgroup} with the task`);
     assert.equal(identityOf(cgroup, c.roots), null);
+  });
+});
+
+describe('podman (containers/storage, cgroupfs manager, cgroup parent under the test prefix)', realRuntimes('podman'), () => {
+  let pm: Podman | undefined;
+  before(async () => {
+    pm = await startPodman();
+  });
+  after(async () => {
+    await pm?.stop();
+  });
+
+  test('readIdentity names the running container from containers/storage; the OOM kill names its libpod-<id> cgroup; then both are gone', async (t) => {
+    const p = pm!;
+    const name = `oomwatch-test-${randomBytes(4).toString('hex')}`;
+    const parent = p.cgroupParent('pm');
+    const fifo = join(p.dir, `go-${name}`);
+    await makeFifo(fifo);
+    const { kills, reader } = await watchKills();
+    t.after(() => reader.stop());
+    const id = await p.runDetached([
+      '--rm', '--network', 'none', '--cgroup-parent', parent,
+      '--memory', String(LIMIT_BYTES), '--memory-swap', String(LIMIT_BYTES),
+      '--name', name, '-v', `${fifo}:/go`,
+      PODMAN_IMAGE, 'sh', '-c', HOG_SCRIPT,
+    ]);
+    const cgroup = `${parent}/libpod-${id}`;
+    assert.deepEqual([resolveOwner(cgroup).runtime, resolveOwner(cgroup).container_id], ['podman', id]);
+
+    const identity = await until(`readIdentity of ${cgroup} with a pid`, () => identityOf(cgroup, p.roots), (i) => i?.init_pid != null, { timeoutMs: 30_000 });
+    assert.deepEqual({ ...identity, init_pid: null }, {
+      runtime: 'podman', namespace: null, pod: null, pod_uid: null, container: null, image: PODMAN_IMAGE, container_name: name, init_pid: null,
+    });
+    assert.ok(memoryCgroupPids(cgroup).includes(identity!.init_pid!), `init pid ${identity!.init_pid} is in ${cgroup}: ${memoryCgroupPids(cgroup).join(' ')}`);
+
+    await go(fifo);
+    const kill = await until(`the kernel's kill record for ${cgroup}`, () => kills.find((k) => k.victim_cgroup === cgroup), Boolean, { timeoutMs: 30_000 });
+    assert.deepEqual(
+      [kill!.process, kill!.scope, kill!.oom_cgroup, kill!.runtime, kill!.container_id, limitFired(kill!)],
+      ['dd', 'cgroup', cgroup, 'podman', id, 'container'],
+    );
+
+    await until(`container ${id} removed`, async () => (await p.podman(['ps', '-aq', '--no-trunc'])).split('\n').includes(id) === false, Boolean, { timeoutMs: 30_000 });
+    await until(`${cgroup} gone`, () => !existsSync(join(V1_MEMORY_MOUNT, cgroup)), Boolean, { timeoutMs: 30_000 });
+    assert.equal(identityOf(cgroup, p.roots), null);
   });
 });
