@@ -214,8 +214,8 @@ async function ociArchive(dir: string): Promise<Buffer> {
   }
 }
 
-/** `/proc/<pid>/stat` fields 4 (ppid) and 6 (session), or undefined when the process is gone. */
-function procStat(pid: number): { ppid: number; session: number } | undefined {
+/** `/proc/<pid>/stat` fields 3 (state), 4 (ppid) and 6 (session), or undefined when the process is gone. */
+function procStat(pid: number): { state: string; ppid: number; session: number } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -224,15 +224,20 @@ function procStat(pid: number): { ppid: number; session: number } | undefined {
   }
   // The comm (field 2) is in parentheses and may hold anything: the fields after the last ')' are fixed.
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { ppid: Number(f[1]), session: Number(f[3]) };
+  return { state: f[0] ?? '', ppid: Number(f[1]), session: Number(f[3]) };
 }
 
 function allPids(): number[] {
   return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
 }
 
+/**
+ * True while the process runs. A zombie has ended: a shim re-parented to init stays one until init
+ * reaps it, and no signal of ours changes that.
+ */
 function alive(pid: number): boolean {
-  return procStat(pid) !== undefined;
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -302,7 +307,7 @@ abstract class RuntimeDaemon {
 
   /**
    * Stop everything, in order: containers, shims, the daemon, mounts, cgroups, the directory. Runs
-   * every step even when one fails, then throws the first failure. A second call does nothing.
+   * every step even when one fails, then throws all the failures. A second call does nothing.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -319,7 +324,7 @@ abstract class RuntimeDaemon {
     const containerd = this.containerdPid();
     if (containerd !== undefined) {
       // Shims re-parent themselves to init but stay in containerd's session (containerd is a session leader).
-      const shims = allPids().filter((p) => p !== containerd && procStat(p)?.session === containerd);
+      const shims = allPids().filter((p) => p !== containerd && procStat(p)?.session === containerd && alive(p));
       for (const shim of shims) await step(() => stopPid(shim, `${this.what}'s shim`));
     }
     await step(() => stopPid(this.pid, this.what));
@@ -344,8 +349,10 @@ async function startDaemon<D extends RuntimeDaemon>(make: (pid: number) => D, cm
   const fd = openSync(log, 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, sig) => resolve(`exited (${code ?? sig})`)));
-  child.once('error', () => undefined);
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, sig) => resolve(`exited (${code ?? sig})`));
+    child.once('error', (err) => resolve(`failed to start: ${err.message}`));
+  });
   child.unref();
   if (child.pid === undefined) throw new Error(`${cmd} did not start: ${await exited}`);
   const d = make(child.pid);
@@ -419,8 +426,16 @@ export class Dockerd extends RuntimeDaemon {
   }
 
   protected containerdPid(): number | undefined {
-    // dockerd starts its own containerd (libcontainerd/supervisor) as its child.
-    return allPids().find((p) => procStat(p)?.ppid === this.pid);
+    // dockerd starts its own containerd as its child and writes its pid to <exec root>/containerd/containerd.pid
+    // (moby libcontainerd/supervisor); the pid counts only while it is still dockerd's child.
+    let pid: number;
+    try {
+      pid = Number(readFileSync(join(this.execRoot, 'containerd', 'containerd.pid'), 'utf8').trim());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return procStat(pid)?.ppid === this.pid ? pid : undefined;
   }
 
   protected async removeContainers(): Promise<void> {
@@ -710,7 +725,7 @@ export class Podman {
     const conmons = this.conmonPids();
     await step(async () => void (await this.podman(['rm', '-f', '-t', '0', '-a'])));
     // A conmon is its own session leader: a pid whose session is itself is still that conmon.
-    for (const pid of conmons) if (procStat(pid)?.session === pid) await step(() => stopPid(pid, 'conmon'));
+    for (const pid of conmons) if (procStat(pid)?.session === pid && alive(pid)) await step(() => stopPid(pid, 'conmon'));
     await step(() => unmountUnder(this.dir));
     await step(async () => {
       for (const h of cgroupHierarchies()) {
