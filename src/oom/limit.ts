@@ -63,6 +63,8 @@ export function limitFired(kill: LimitKill, owner: CgroupOwner = resolveOwner(ki
     return 'ancestor';
   }
   if (containerAt >= 0) return 'ancestor';
+  // A process kubelet left in `kubepods` or a QoS cgroup itself, outside any pod: still the node's budget.
+  if (isKubepodsLevel(components(oom))) return 'node';
   if (oomDepth === parts.length) return 'own';
   const unitAt = owner.unit === null ? -1 : parts.lastIndexOf(owner.unit) + 1;
   if (unitAt > 0 && oomDepth >= unitAt) return 'own';
@@ -74,13 +76,16 @@ function fromOomPathAlone(oom: string): LimitFired | null {
   const owner = resolveOwner(oom);
   if (owner.container_id !== null) return 'container';
   if (owner.pod_uid !== null) return 'pod';
-  const parts = components(oom);
+  return isKubepodsLevel(components(oom)) ? 'node' : null;
+}
+
+/** `kubepods` or one of its QoS cgroups, by the last component's name (both kubelet drivers). */
+function isKubepodsLevel(parts: readonly string[]): boolean {
   const last = parts[parts.length - 1];
   const parent = parts[parts.length - 2];
-  if (last === 'kubepods' || last === 'kubepods.slice') return 'node';
-  if (last === 'kubepods-burstable.slice' || last === 'kubepods-besteffort.slice') return 'node';
-  if (parent === 'kubepods' && (last === 'burstable' || last === 'besteffort')) return 'node';
-  return null;
+  if (last === 'kubepods' || last === 'kubepods.slice') return true;
+  if (last === 'kubepods-burstable.slice' || last === 'kubepods-besteffort.slice') return true;
+  return parent === 'kubepods' && (last === 'burstable' || last === 'besteffort');
 }
 
 /**

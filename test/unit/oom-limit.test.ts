@@ -169,6 +169,15 @@ test('CRI-O\'s conmon scope is in the pod but is no container: its own limit and
   assert.equal(limitFired(memcg(up(SYSTEMD_POD), conmon)), 'node');
 });
 
+test('a process in kubepods or a QoS cgroup itself, in no pod: the node\'s limit', () => {
+  for (const v of [up(CGROUPFS, 2), up(CGROUPFS, 3), up(SYSTEMD_POD), up(SYSTEMD_POD, 2)]) {
+    assert.equal(resolveOwner(v).pod_uid, null, v);
+    assert.deepEqual([v, limitFired(memcg(v, v))], [v, 'node']);
+  }
+  assert.equal(limitFired(memcg(up(CGROUPFS, 3), up(CGROUPFS, 2))), 'node');
+  assert.equal(limitFired(memcg('/oomwatch-capture', up(CGROUPFS, 2))), 'ancestor');
+});
+
 test('a node that runs in a container (kind): the node container\'s limit is an ancestor of the inner pod', () => {
   const node = `/docker/${IDS['docker']!}`;
   const v = `${node}${CGROUPFS.replace('/oomwatch-capture', '')}`;
