@@ -36,11 +36,12 @@ export type LimitFired = 'container' | 'pod' | 'node' | 'ancestor' | 'own' | 'no
 export type LimitKill = Pick<OomKillEvent, 'scope' | 'oom_cgroup' | 'victim_cgroup'>;
 
 /**
- * Which limit fired for a kill; null when the report does not tell (no OOM cgroup and no system
- * scope: the summary line, or the header that says which, was not seen), or when the victim's cgroup is unknown (a group kill's other members)
- * and the OOM cgroup's own path does not say whose it is (an `own` or an `ancestor` limit look
- * alike there). `owner` is who owns the victim's cgroup (default: resolved from it); its container,
- * pod and unit are located on the victim's path to find their cgroups.
+ * Which limit fired for a kill. Null when the report does not tell: no OOM cgroup and no system
+ * scope (the summary line, or the header that says which, was not seen); or the victim's cgroup is
+ * unknown (a group kill's other members) and the OOM cgroup's own path does not say whose it is
+ * (an `own` and an `ancestor` limit look alike there). `owner` is who owns the victim's cgroup
+ * (default: resolved from it); its container, pod and unit are located on the victim's path to
+ * find their cgroups.
  */
 export function limitFired(kill: LimitKill, owner: CgroupOwner = resolveOwner(kill.victim_cgroup)): LimitFired | null {
   if (kill.scope === 'system') return 'none';
@@ -63,7 +64,7 @@ export function limitFired(kill: LimitKill, owner: CgroupOwner = resolveOwner(ki
     return 'ancestor';
   }
   if (containerAt >= 0) return 'ancestor';
-  // A process kubelet left in `kubepods` or a QoS cgroup itself, outside any pod: still the node's budget.
+  // A process in `kubepods` or a QoS cgroup itself, outside any pod: the limit is still the node's.
   if (isKubepodsLevel(components(oom))) return 'node';
   if (oomDepth === parts.length) return 'own';
   const unitAt = owner.unit === null ? -1 : parts.lastIndexOf(owner.unit) + 1;
