@@ -115,10 +115,15 @@ export interface Output {
 export function run(
   cmd: string,
   args: readonly string[],
-  { input, timeoutMs = COMMAND_TIMEOUT_MS, env }: { input?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  {
+    input,
+    timeoutMs = COMMAND_TIMEOUT_MS,
+    env,
+    cwd,
+  }: { input?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<Output> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env, cwd: cwd ?? process.cwd() });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -670,7 +675,10 @@ export class Podman {
 
   async podman(args: readonly string[], input?: Buffer | string): Promise<string> {
     const flags = ['--root', this.graphRoot, '--runroot', this.runRoot, '--tmpdir', join(this.dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-    return (await run('podman', [...flags, ...args], input === undefined ? { env: this.env } : { input, env: this.env })).stdout.trim();
+    // conmon, started by podman, writes a file `oom` into its working directory when its container
+    // is OOM-killed: podman runs in the temporary directory, so that is where it goes.
+    const opts = { env: this.env, cwd: this.dir };
+    return (await run('podman', [...flags, ...args], input === undefined ? opts : { ...opts, input })).stdout.trim();
   }
 
   /**
