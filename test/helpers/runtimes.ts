@@ -1,7 +1,7 @@
 /**
- * Real container runtimes for tests: a private `dockerd` and a standalone `containerd`, each with its
- * socket, state and pid under a temporary directory, started by the test and stopped by PID in its
- * `after` hook, pass or fail, together with everything they started. The test image is one binary,
+ * Real container runtimes for tests: a private `dockerd`, a standalone `containerd` and podman, each
+ * with its socket, state and pids under a temporary directory, started by the test and stopped by
+ * PID in its `after` hook, pass or fail, together with everything they started. The test image is one binary,
  * Debian's static busybox, imported into the runtime on the spot (no registry, no network).
  *
  * Order of the stop: the daemon's containers first (removed through the daemon), then the shims
@@ -649,8 +649,8 @@ export async function makeFifo(path: string): Promise<void> {
 
 /**
  * What podman writes outside its root and run root whatever its configuration: the image blob
- * info cache (/var/lib/containers/cache), the network run directory (/run/containers/networks);
- * removed at stop when they were not there before. runc keeps its state in /run/runc: directories
+ * info cache (/var/lib/containers/cache), the network run directory (/run/containers/networks),
+ * and /run/libpod (its default tmp_dir); removed at stop when they were not there before. runc keeps its state in /run/runc: directories
  * made there are removed when empty.
  */
 const PODMAN_OWN_DIRS = ['/var/lib/containers', '/run/containers', '/run/libpod'];
