@@ -84,12 +84,16 @@ test('real captures: the container limit (both kubelet drivers, containerd), the
   assert.deepEqual([global!.scope, global!.oom_cgroup, limitFired(global!)], ['system', null, 'none']);
 });
 
-test('every kill of a storm in one limited cgroup: own', () => {
+test('a storm in one limited cgroup: own where the report named the OOM cgroup; unknown for kills placed by pid alone', () => {
   const all = events('oom', 'storm.kmsg');
   assert.ok(all.length >= 10);
-  const withVictim = all.filter((e) => e.victim_cgroup !== null);
-  assert.ok(withVictim.length >= 1);
-  assert.deepEqual(new Set(withVictim.map((e) => limitFired(e))), new Set(['own']));
+  const reported = all.filter((e) => e.oom_cgroup !== null);
+  // A header-less kill placed in its cgroup by an earlier report's task table: the table says
+  // where the task was, not whose limit this later OOM hit.
+  const placed = all.filter((e) => e.oom_cgroup === null && e.victim_cgroup !== null);
+  assert.ok(reported.length >= 1 && placed.length >= 1);
+  assert.deepEqual(new Set(reported.map((e) => limitFired(e))), new Set(['own']));
+  assert.deepEqual(new Set(placed.map((e) => limitFired(e))), new Set([null]));
 });
 
 test('a group kill: the first victim (named) gets its answer; members the kernel does not name get null for a plain path', () => {
