@@ -3,7 +3,7 @@
  * metrics and logs. Owns the declared cgroups, discovers and polls every memory cgroup, follows
  * /dev/kmsg, reconciles both through the kill ledger, and serves /metrics and /healthz.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -383,7 +383,42 @@ export class Daemon {
 
   // ---- cgroups -----------------------------------------------------------------------------
 
+  /**
+   * cgroup v2's "no internal processes" rule (Documentation/admin-guide/cgroup-v2.rst): a cgroup
+   * declared below the daemon's own cgroup needs +memory in that cgroup's cgroup.subtree_control,
+   * which the kernel refuses (EBUSY) while the daemon is a process of it. That is the case of the
+   * systemd unit (Delegate=yes: its cgroups go under /system.slice/oomwatch.service). So the
+   * daemon first moves itself into a leaf of its own cgroup, `<own>/daemon`, as systemd 254's
+   * DelegateSubgroup= would (Debian 12's systemd 252 has no such setting). Its own cgroup is read
+   * from the real /proc/self/cgroup (the `0::` line), like keptFdBudget's /proc/self/limits.
+   */
+  private leaveOwnCgroupIfDeclaredBelow(): void {
+    if (this.backend.version !== 2) return;
+    let own: string | undefined;
+    try {
+      own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    } catch (err) {
+      this.log.warn({ event: 'own_cgroup_unknown', err: String(err) }, `cannot read /proc/self/cgroup: ${String(err)}`);
+      return;
+    }
+    if (own === undefined || own === '/' || !this.config.cgroups.some((d) => d.path.startsWith(`${own}/`))) return;
+    if (!this.backend.exists(own)) return; // our cgroup is not in the tree this daemon watches (a test's fixture tree)
+    const leaf = `${own}/daemon`;
+    if (this.config.cgroups.some((d) => d.path === leaf || d.path.startsWith(`${leaf}/`))) return;
+    try {
+      // A plain mkdir: backend.create would first enable +memory in our own cgroup, the very
+      // write the kernel refuses until we have left it.
+      mkdirSync(this.backend.dir(leaf), { recursive: true });
+      this.backend.classify(leaf, process.pid);
+      this.log.info({ event: 'moved_to_leaf', from: own, to: leaf }, `moved into ${leaf}: cgroups declared below ${own} need its subtree_control, which the kernel refuses while this daemon is in ${own}`);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'move_to_leaf_failed', cgroup: leaf, err: msg }, `cannot move into ${leaf}: ${msg}`);
+    }
+  }
+
   private applyDeclared(): void {
+    this.leaveOwnCgroupIfDeclaredBelow();
     for (const d of this.config.cgroups) {
       this.kills.declare(d.path);
       try {
