@@ -31,7 +31,7 @@
  * private host mount (dockerd refuses rslave there).
  *
  * Stopped by PID, pass or fail: the containers and dockerd (with its data root: the images), and
- * the temporary folders. ≈ 2–3 min, most of it scripts/package.
+ * the temporary folders. ≈ 1–2 min, most of it scripts/package.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
