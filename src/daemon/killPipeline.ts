@@ -12,9 +12,12 @@ import { openKmsgReader, type KmsgEvent, type KmsgReader, type KmsgReaderOptions
 import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
 import type { OomKillEvent } from '../oom/event.js';
+import { limitFired } from '../oom/limit.js';
+import { isMainProcess, type ContainerIdentity } from '../runtime/identity.js';
 import { warmUpKillPath } from '../oom/warmup.js';
 import type { KmsgStatus } from '../collectors/kmsg.js';
-import { OomKillMetrics } from '../collectors/oomKills.js';
+import { NO_NAMES, OomKillMetrics, type KillNames } from '../collectors/oomKills.js';
+import { resolveOwner } from '../oom/owner.js';
 import { KillLedger, cgroupKey, type LedgerOutput } from './ledger.js';
 import { StateJournal, ensureStateDir, readState, stateFile, type DaemonState } from './state.js';
 
@@ -47,6 +50,8 @@ export interface KillPipelineOptions {
   readonly cgroups: CgroupLookup;
   /** Milliseconds clock. */
   readonly now: () => number;
+  /** Container identities by container id: a lookup, no I/O (identities.ts). None: names stay null. */
+  readonly identities?: { get(containerId: string | null): ContainerIdentity | undefined };
   /** Opens the kernel log reader; openKmsgReader unless a test gives another. */
   readonly openReader?: (opts: KmsgReaderOptions) => Promise<KillLogReader>;
 }
@@ -236,7 +241,16 @@ export class KillPipeline {
     for (const o of outputs) {
       if (o.kind === 'kill') {
         const cg = o.event.victim_cgroup;
-        this.kills.kill(o.event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)));
+        const identity = this.opts.identities?.get(o.event.container_id);
+        const limit = limitFired(o.event);
+        const names: KillNames = {
+          namespace: identity?.namespace ?? null,
+          pod: identity?.pod ?? null,
+          container: identity?.container ?? null,
+          limit,
+          main_process: isMainProcess(identity, o.event.pid),
+        };
+        this.kills.kill(o.event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)), names);
         const s = cg === null ? undefined : this.opts.cgroups.sampleNow(cg);
         // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
         // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).
@@ -245,18 +259,27 @@ export class KillPipeline {
           {
             event: 'oom_kill',
             ...o.event,
+            namespace: names.namespace,
+            pod: names.pod,
+            container: names.container,
+            image: identity?.image ?? null,
+            container_name: identity?.container_name ?? null,
+            main_process: names.main_process,
+            limit,
             attributed_by: o.attributedBy,
-            cgroup_limit_bytes: s?.max ?? null,
+            cgroup_limit_bytes: limitBytes(o.event, limit, s),
             cgroup_usage_bytes: s?.current ?? null,
             cgroup_peak_bytes: s?.peak ?? null,
             boot_id: this.reader?.bootId ?? null,
             wall_time: new Date().toISOString(),
             detected_mono_us: detectedMonoUs,
           },
-          `OOM kill: ${o.event.process} (pid ${o.event.pid}) in cgroup ${cg ?? '(unknown)'}`,
+          `OOM kill: ${o.event.process} (pid ${o.event.pid}) in ${where(o.event, identity)}`,
         );
       } else {
-        this.kills.unexplainedKills(o.cgroup, o.count);
+        const identity = this.opts.identities?.get(resolveOwner(o.cgroup).container_id);
+        const names: KillNames = identity === undefined ? NO_NAMES : { ...NO_NAMES, namespace: identity.namespace, pod: identity.pod, container: identity.container };
+        this.kills.unexplainedKills(o.cgroup, o.count, names);
         this.log.warn(
           { event: 'oom_kill_unexplained', cgroup: o.cgroup, count: o.count, boot_id: this.reader?.bootId ?? null, wall_time: new Date().toISOString() },
           `the kernel counted ${o.count} OOM kill(s) in cgroup ${o.cgroup} that no kernel log record explained`,
@@ -339,4 +362,27 @@ export class KillPipeline {
     this.saveStateNow();
     this.stateJournal?.close();
   }
+}
+
+/**
+ * The limit of the cgroup whose limit fired, in bytes: the report's `memory: ... limit` line, which
+ * the kernel prints for the OOM cgroup. A report without it (rate-limited, or a header-less kill
+ * line a counter attributed) falls back to the victim's cgroup's limit now, when that is the one
+ * that fired or the report does not say; a system OOM has none.
+ */
+function limitBytes(event: OomKillEvent, limit: string | null, s: MemorySample | undefined): number | null {
+  if (limit === 'none') return null;
+  const printed = event.memory?.limit;
+  if (printed !== undefined) return printed === 'max' ? null : printed;
+  const oomIsVictim = event.oom_cgroup !== null && event.victim_cgroup !== null && cgroupKey(event.oom_cgroup) === cgroupKey(event.victim_cgroup);
+  return limit === null || oomIsVictim ? (s?.max ?? null) : null;
+}
+
+/** The log message's place: `pod shop/web-0 container app`, a runtime's container name, or the cgroup. */
+function where(event: OomKillEvent, identity: ContainerIdentity | undefined): string {
+  const cg = `cgroup ${event.victim_cgroup ?? '(unknown)'}`;
+  if (identity === undefined) return cg;
+  if (identity.pod !== null) return `pod ${identity.namespace ?? '?'}/${identity.pod}${identity.container === null ? '' : ` container ${identity.container}`} (${cg})`;
+  if (identity.container_name !== null) return `container ${identity.container_name} (${cg})`;
+  return cg;
 }

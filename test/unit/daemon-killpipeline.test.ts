@@ -86,7 +86,8 @@ test('a kill read from the kernel log: state saved first, then counted and logge
     assert.equal(k['victim_cgroup'], '/batch');
     assert.equal(k['attributed_by'], 'kmsg');
     assert.equal(k['seq'], 24);
-    assert.deepEqual([k['cgroup_limit_bytes'], k['cgroup_usage_bytes'], k['cgroup_peak_bytes']], [64, 60, 66]);
+    // The limit is the report's (memory: ... limit 65536kB); usage and peak are the cgroup's now.
+    assert.deepEqual([k['cgroup_limit_bytes'], k['cgroup_usage_bytes'], k['cgroup_peak_bytes']], [65536 * 1024, 60, 66]);
     assert.equal(k['boot_id'], BOOT);
     assert.equal(typeof k['detected_mono_us'], 'number');
     assert.deepEqual(stateAtKill, [24], 'the cursor past the kill was saved before the line was written');
