@@ -68,10 +68,7 @@ export class SeriesTable<L extends string> {
     this.rows.delete(id);
   }
 
-  has(id: string): boolean {
-    return this.rows.has(id);
-  }
-
+  /** Part of prom-client's Metric interface: Registry.resetMetrics() calls it. */
   reset(): void {
     this.rows.clear();
   }

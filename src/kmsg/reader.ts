@@ -209,7 +209,6 @@ export class KmsgReader {
   private restartTimes: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
-  private paused = false;
   private stopping = false;
   private draining = false;
   private resolveDone!: () => void;
@@ -272,16 +271,6 @@ export class KmsgReader {
   }
 
   /**
-   * Stop reading without closing (records keep accumulating in the kernel's ring buffer, which may
-   * overrun us). Nothing is delivered from now until resume().
-   */
-  pause(): Promise<void> {
-    this.paused = true;
-    this.cancelTimers();
-    return Promise.resolve();
-  }
-
-  /**
    * Change how often a polling reader looks at the log, in ms (0.05–1000); `idleMs` once the log
    * has been quiet for idleAfterMs (default: `ms`, no back-off). Every look costs CPU
    * (bench/kmsg-reader-latency.ts). A notified reader keeps them for when it has to poll.
@@ -297,13 +286,6 @@ export class KmsgReader {
       this.timer = undefined;
       this.armPoll();
     }
-  }
-
-  /** Continue after pause(). */
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.scheduleDrain();
   }
 
   /** Stop reading and close the fds. Nothing is delivered after stop() was called. Idempotent. */
@@ -415,13 +397,13 @@ export class KmsgReader {
   }
 
   private scheduleDrain(): void {
-    if (this.immediate === undefined && !this.stopping && !this.paused) this.immediate = setImmediate(() => this.drain());
+    if (this.immediate === undefined && !this.stopping) this.immediate = setImmediate(() => this.drain());
   }
 
   /** Deliver everything readable now, in batches of at most BATCH_MAX (yielding between them). */
   private drain(): void {
     this.immediate = undefined;
-    if (this.stopping || this.paused) return;
+    if (this.stopping) return;
     const items = this.pending;
     this.pending = [];
     let full = false;
@@ -454,7 +436,7 @@ export class KmsgReader {
   }
 
   private armPoll(): void {
-    if (this.stopping || this.paused || this.timer !== undefined) return;
+    if (this.stopping || this.timer !== undefined) return;
     const quiet = performance.now() - this.lastRecordAt >= this.idleAfterMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;

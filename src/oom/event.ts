@@ -35,6 +35,11 @@ export interface OomKillEvent {
   seq: number | null;
   /** The kill line's kernel timestamp (µs since boot), when the input has it. */
   kernel_time_us: number | null;
+  /**
+   * When the kill happened on the wall clock (RFC 3339, UTC), from the input's own clock or the
+   * kernel timestamp and the boot's wall-clock time; null when neither is known.
+   */
+  kill_time: string | null;
   unit: string | null;
   runtime: ContainerRuntime | null;
   container_id: string | null;
@@ -56,7 +61,7 @@ export interface OomKillEvent {
 export const OOM_KILL_EVENT_KEYS = [
   'pid', 'process', 'scope', 'constraint', 'oom_cgroup', 'victim_cgroup', 'uid', 'total_vm_kb',
   'anon_rss_kb', 'file_rss_kb', 'shmem_rss_kb', 'pgtables_kb', 'oom_score_adj', 'group_kill',
-  'trigger_process', 'seq', 'kernel_time_us', 'unit', 'runtime', 'container_id', 'pod_uid', 'pod_qos',
+  'trigger_process', 'seq', 'kernel_time_us', 'kill_time', 'unit', 'runtime', 'container_id', 'pod_uid', 'pod_qos',
   'memory', 'memory_stat', 'mem_info', 'candidates', 'candidates_total',
 ] as const satisfies ReadonlyArray<keyof OomKillEvent>;
 
@@ -108,6 +113,7 @@ export function buildOomKillEvent(kill: KillLine, ctx: KillContext): OomKillEven
     trigger_process: ctx.triggerProcess,
     seq: ctx.seq,
     kernel_time_us: ctx.kernelTimeUs,
+    kill_time: null,
     unit: owner.unit,
     runtime: owner.runtime,
     container_id: owner.container_id,

@@ -241,17 +241,6 @@ export class OomReportParser {
     this.release();
   }
 
-  /**
-   * Close an open report whose last line is older than `staleAfterUs` at kernel time `nowUs`
-   * (for a live reader on a quiet kernel log); also releases a held kill.
-   */
-  expire(nowUs: number): void {
-    this.release();
-    if (this.report !== null && this.report.lastTs >= 0 && nowUs - this.report.lastTs > this.staleAfterUs) {
-      this.close();
-    }
-  }
-
   /** End of input: emit what is held, close the open report. */
   end(): void {
     this.release();

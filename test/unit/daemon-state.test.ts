@@ -8,6 +8,7 @@ import { StateJournal, readState, serializeState, stateFile, type DaemonState } 
 import { KillLedger } from '../../src/daemon/ledger.js';
 import { killEvent } from '../helpers/events.js';
 import { ParseError } from '../../src/errors.js';
+import type { OomKillEvent } from '../../src/oom/event.js';
 
 const BOOT = 'b1d7f0c2-1111-4222-8333-944455556666';
 const cursor = (seq: number) => ({ bootId: BOOT, seq });
@@ -47,6 +48,34 @@ test('the first save writes the whole state, later ones only what changed; readi
     assert.deepEqual(written[2]!['changed'], { '/idle-3': null });
     assert.deepEqual(readState(dir), { cursor: cursor(3), ledger: ledger.snapshot() });
     assert.deepEqual(readdirSync(dir), ['state.jsonl']);
+  }));
+
+test('a pending kill is journalled without the report\'s account (memory, stat block, candidates); candidates_total stays', () =>
+  withDir((dir) => {
+    const ledger = new KillLedger(1000);
+    const stat = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`total_stat_${i}`, 1_000_000 + i]));
+    const candidates = Array.from({ length: 5 }, (_, i) => ({ pid: 100 + i, victim: i === 0, badness: 9000 - i }));
+    const told = {
+      ...kill(9, null),
+      memory: { usage: 64 << 20, limit: 64 << 20, failcnt: 81, swap: null, memsw: null, kmem: null },
+      memory_stat: stat,
+      candidates,
+      candidates_total: 12,
+    } as unknown as OomKillEvent;
+    ledger.onKill(told, 10);
+    const j = new StateJournal(dir);
+    j.save(cursor(1), ledger);
+    ledger.onKill({ ...told, pid: 10, seq: 10 }, 20);
+    j.save(cursor(2), ledger);
+    j.close();
+    const text = readFileSync(stateFile(dir), 'utf8');
+    assert.ok(!text.includes('total_stat_') && !text.includes('"badness"'), text);
+    const restored = readState(dir)?.ledger.pending ?? [];
+    assert.deepEqual(restored.map((e) => [e.pid, e.memory, e.memory_stat, e.candidates, e.candidates_total]), [
+      [9, null, null, null, 12],
+      [10, null, null, null, 12],
+    ]);
+    assert.equal(told.candidates?.length, 5, 'the event in memory keeps its account for its log line');
   }));
 
 test('a save cut short by a kill is passed over; the next run starts the journal afresh without it', () =>

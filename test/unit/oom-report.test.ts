@@ -25,7 +25,7 @@ test('an event has exactly the contract keys, in order', () => {
   assert.deepEqual(events[0], {
     pid: 7, process: 'dd', scope: 'cgroup', constraint: 'CONSTRAINT_MEMCG', oom_cgroup: '/a', victim_cgroup: '/a/b',
     uid: 0, total_vm_kb: 1000, anon_rss_kb: 500, file_rss_kb: 20, shmem_rss_kb: 0, pgtables_kb: 40, oom_score_adj: 0,
-    group_kill: false, trigger_process: 'dd', seq: 102, kernel_time_us: 1_000_020, unit: null, runtime: null,
+    group_kill: false, trigger_process: 'dd', seq: 102, kernel_time_us: 1_000_020, kill_time: null, unit: null, runtime: null,
     container_id: null, pod_uid: null, pod_qos: null, memory: null, memory_stat: null, mem_info: null,
     candidates: null, candidates_total: null,
   });
@@ -269,18 +269,6 @@ test('system OOM: global_oom keeps the victim cgroup, no oom_cgroup', () => {
   assert.equal(events[0]?.victim_cgroup, '/system.slice/app.service');
   assert.equal(events[0]?.unit, 'app.service');
   assert.equal(events[0]?.constraint, 'CONSTRAINT_NONE');
-});
-
-test('expire() closes a quiet report so that a much later kill is header-less', () => {
-  const out: OomKillEvent[] = [];
-  const p = new OomReportParser({ onKill: (e) => out.push(e), staleAfterUs: 1000 });
-  p.push(header('dd'), -1, 100);
-  p.push('Task in /a killed as a result of limit of /a', -1, 110);
-  p.expire(5000);
-  p.push('Killed process 5 (x)');
-  p.end();
-  assert.equal(out[0]?.oom_cgroup, null);
-  assert.equal(p.stats.reportsWithoutKill, 1);
 });
 
 test('the kill line comm settles an ambiguous summary (a path ending in ",task=...")', () => {
