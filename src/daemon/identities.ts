@@ -130,7 +130,17 @@ export class ContainerIdentities {
       }
     }
     const complete = r.identity !== null && r.identity.init_pid !== null;
-    if (r.identity !== null) this.cache.set(id, r.identity);
+    if (r.identity !== null) {
+      const before = this.cache.get(id);
+      this.cache.set(id, r.identity);
+      if (before === undefined || (before.init_pid === null && complete)) {
+        const { namespace, pod, container, container_name, init_pid } = r.identity;
+        this.opts.log.debug(
+          { event: 'container_identified', cgroup: path, container_id: id, namespace, pod, container, container_name, init_pid, sources: r.sources },
+          `${path}: container ${container_name ?? id} of pod ${namespace ?? '?'}/${pod ?? '?'}${init_pid === null ? ' (init pid not known yet)' : `, init pid ${init_pid}`}`,
+        );
+      }
+    }
     if (complete || r.error !== null) this.incomplete.delete(id);
     else if (!this.incomplete.has(id)) this.incomplete.set(id, REREAD_POLLS);
   }

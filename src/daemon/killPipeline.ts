@@ -240,17 +240,19 @@ export class KillPipeline {
     this.saveStateNow();
     for (const o of outputs) {
       if (o.kind === 'kill') {
-        const cg = o.event.victim_cgroup;
         const identity = this.opts.identities?.get(o.event.container_id);
-        const limit = limitFired(o.event);
+        // A container's path need not name its pod (docker's cgroupfs driver: /docker/<id>); its labels do.
+        const event = o.event.pod_uid === null && identity !== undefined && identity.pod_uid !== null ? { ...o.event, pod_uid: identity.pod_uid } : o.event;
+        const cg = event.victim_cgroup;
+        const limit = limitFired(event);
         const names: KillNames = {
           namespace: identity?.namespace ?? null,
           pod: identity?.pod ?? null,
           container: identity?.container ?? null,
           limit,
-          main_process: isMainProcess(identity, o.event.pid),
+          main_process: isMainProcess(identity, event.pid),
         };
-        this.kills.kill(o.event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)), names);
+        this.kills.kill(event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)), names);
         const s = cg === null ? undefined : this.opts.cgroups.sampleNow(cg);
         // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
         // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).
@@ -258,7 +260,7 @@ export class KillPipeline {
         this.log.warn(
           {
             event: 'oom_kill',
-            ...o.event,
+            ...event,
             namespace: names.namespace,
             pod: names.pod,
             container: names.container,
@@ -267,14 +269,14 @@ export class KillPipeline {
             main_process: names.main_process,
             limit,
             attributed_by: o.attributedBy,
-            cgroup_limit_bytes: limitBytes(o.event, limit, s),
+            cgroup_limit_bytes: limitBytes(event, limit, s),
             cgroup_usage_bytes: s?.current ?? null,
             cgroup_peak_bytes: s?.peak ?? null,
             boot_id: this.reader?.bootId ?? null,
             wall_time: new Date().toISOString(),
             detected_mono_us: detectedMonoUs,
           },
-          `OOM kill: ${o.event.process} (pid ${o.event.pid}) in ${where(o.event, identity)}`,
+          `OOM kill: ${event.process} (pid ${event.pid}) in ${where(event, identity)}`,
         );
       } else {
         const identity = this.opts.identities?.get(resolveOwner(o.cgroup).container_id);
