@@ -103,6 +103,7 @@ describe('oomwatch daemon names kills in docker and containerd containers (real 
     // --rm: the container and its cgroup go; the series keeps its names.
     await d!.waitForLog((l) => l.event === 'cgroup_removed' && l['cgroup'] === cgroup, 30_000, `the daemon to see ${cgroup} gone`);
     assert.equal(existsSync(join(V1_MEMORY_MOUNT, cgroup)), false);
+    await until(`container ${id} removed`, async () => !(await dk.docker(['ps', '-aq', '--no-trunc'])).split('\n').includes(id), Boolean, { timeoutMs: 30_000 });
     assert.equal(existsSync(join(dk.dataRoot, 'containers', id)), false, "dockerd removed the container's files");
     const labels = { container_id: id, namespace: 'shop', pod, container: 'app', limit: 'container', main_process: 'true' };
     assert.equal(await d!.metric('oomwatch_oom_kills_total', labels), 1);
