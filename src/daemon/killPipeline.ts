@@ -283,7 +283,10 @@ export class KillPipeline {
         const names: KillNames = identity === undefined ? NO_NAMES : { ...NO_NAMES, namespace: identity.namespace, pod: identity.pod, container: identity.container };
         this.kills.unexplainedKills(o.cgroup, o.count, names);
         this.log.warn(
-          { event: 'oom_kill_unexplained', cgroup: o.cgroup, count: o.count, boot_id: this.reader?.bootId ?? null, wall_time: new Date().toISOString() },
+          {
+            event: 'oom_kill_unexplained', cgroup: o.cgroup, count: o.count, namespace: names.namespace, pod: names.pod, container: names.container,
+            boot_id: this.reader?.bootId ?? null, wall_time: new Date().toISOString(),
+          },
           `the kernel counted ${o.count} OOM kill(s) in cgroup ${o.cgroup} that no kernel log record explained`,
         );
       }

@@ -128,3 +128,28 @@ test('without the kernel log, a cgroup counts the processes killed, not the kern
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("an unexplained kill in a container's cgroup is named from the container's identity", async () => {
+  const { dir, registry, lines, log, roots } = setup();
+  try {
+    const id = 'e'.repeat(64);
+    const cgroup = `/kubepods/burstable/pod0f3c9a2e-5b7d-4c1e-9a8f-2d6e4b1c7a90/${id}`;
+    const identity = { runtime: 'containerd', namespace: 'shop', pod: 'web-0', pod_uid: '0f3c9a2e-5b7d-4c1e-9a8f-2d6e4b1c7a90', container: 'app', image: 'nginx:1', container_name: null, init_pid: 7 } as const;
+    const p = new KillPipeline({
+      roots, stateDir: join(dir, 'state'), graceMs: GRACE, registry, log, now: () => 0,
+      cgroups: { watches: () => true, sampleNow: () => undefined },
+      identities: { get: (c) => (c === id ? identity : undefined) },
+    });
+    p.restore();
+    await p.follow(false);
+    p.cgroupAdded(cgroup, false);
+    p.sampled(cgroup, sample({ ownOomKills: 1, ownKilledProcesses: 1 }), 0);
+    p.afterPoll(GRACE);
+    const line = lines.find((l) => l['event'] === 'oom_kill_unexplained');
+    assert.deepEqual([line?.['cgroup'], line?.['namespace'], line?.['pod'], line?.['container']], [cgroup, 'shop', 'web-0', 'app']);
+    assert.equal(await metric(registry, 'oomwatch_oom_kills_total', { cgroup, namespace: 'shop', pod: 'web-0', container: 'app', limit: '', main_process: '' }), 1);
+    await p.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
