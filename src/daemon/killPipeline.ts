@@ -206,10 +206,31 @@ export class KillPipeline {
 
   /**
    * Run the parsing and accounting of a kill once, on the made-up report of oom/warmup.ts, through
-   * a ledger of its own: the first real kill then runs compiled code. Nothing reaches the reporters.
+   * a ledger of its own, and name it: the first real kill then runs compiled code. Nothing reaches
+   * the reporters.
    */
   private warmUp(): void {
-    for (const e of warmUpKillPath()) new KillLedger(this.opts.graceMs).onKill(e, 0);
+    for (const e of warmUpKillPath()) {
+      for (const o of new KillLedger(this.opts.graceMs).onKill(e, 0)) if (o.kind === 'kill') this.named(o.event);
+    }
+  }
+
+  /**
+   * What the daemon adds to a kill: its container's identity (a lookup), the pod UID from the
+   * container's labels when the path has none (docker's cgroupfs driver: /docker/<id>), which limit
+   * fired, whether the init process died.
+   */
+  private named(e: OomKillEvent): { event: OomKillEvent; identity: ContainerIdentity | undefined; names: KillNames } {
+    const identity = this.opts.identities?.get(e.container_id);
+    const event = e.pod_uid === null && identity !== undefined && identity.pod_uid !== null ? { ...e, pod_uid: identity.pod_uid } : e;
+    const names: KillNames = {
+      namespace: identity?.namespace ?? null,
+      pod: identity?.pod ?? null,
+      container: identity?.container ?? null,
+      limit: limitFired(event),
+      main_process: isMainProcess(identity, event.pid),
+    };
+    return { event, identity, names };
   }
 
   private onKmsgEvents(events: readonly KmsgEvent[]): void {
@@ -240,18 +261,8 @@ export class KillPipeline {
     this.saveStateNow();
     for (const o of outputs) {
       if (o.kind === 'kill') {
-        const identity = this.opts.identities?.get(o.event.container_id);
-        // A container's path need not name its pod (docker's cgroupfs driver: /docker/<id>); its labels do.
-        const event = o.event.pod_uid === null && identity !== undefined && identity.pod_uid !== null ? { ...o.event, pod_uid: identity.pod_uid } : o.event;
+        const { event, identity, names } = this.named(o.event);
         const cg = event.victim_cgroup;
-        const limit = limitFired(event);
-        const names: KillNames = {
-          namespace: identity?.namespace ?? null,
-          pod: identity?.pod ?? null,
-          container: identity?.container ?? null,
-          limit,
-          main_process: isMainProcess(identity, event.pid),
-        };
         this.kills.kill(event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)), names);
         const s = cg === null ? undefined : this.opts.cgroups.sampleNow(cg);
         // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
@@ -267,9 +278,9 @@ export class KillPipeline {
             image: identity?.image ?? null,
             container_name: identity?.container_name ?? null,
             main_process: names.main_process,
-            limit,
+            limit: names.limit,
             attributed_by: o.attributedBy,
-            cgroup_limit_bytes: limitBytes(event, limit, s),
+            cgroup_limit_bytes: limitBytes(event, names.limit, s),
             cgroup_usage_bytes: s?.current ?? null,
             cgroup_peak_bytes: s?.peak ?? null,
             boot_id: this.reader?.bootId ?? null,
