@@ -2,7 +2,7 @@
 // Runs the whole suite: every compiled test file of the three host tiers (unit, fixture, real
 // kernel) in one `node --test` run on the node running this script, one file at a time because the
 // real-kernel files share one kernel log and one cgroup tree; then the part that runs on Node 24
-// (below); then the cgroup v2 suite in a qemu VM (test/vm/run).
+// (below); then the cgroup v2 suite in a qemu VM (test/vm/run) and the systemd VM (test/vm/systemd/run).
 // Node 20's `node --test` takes no glob, so the files are listed here.
 // Usage: node test/run.mjs [--no-vm] [--only-vm] [part...]
 //   parts: unit fixture real (on the node running this script) and node24; default: all four.
@@ -80,8 +80,13 @@ if (!flags.has('--only-vm')) {
     }
   }
 }
-if (!flags.has('--no-vm') && existsSync(join(top, 'test', 'vm', 'run'))) {
-  const r = spawnSync('bash', [join(top, 'test', 'vm', 'run')], { stdio: 'inherit', cwd: top });
-  if ((r.status ?? 1) !== 0) status = status || r.status || 1;
+if (!flags.has('--no-vm')) {
+  // The busybox cgroup v2 VM, then the Debian 12 VM with systemd as PID 1 (test/vm/systemd/run:
+  // it builds the release with scripts/package and installs the .deb there).
+  for (const runner of [['test', 'vm', 'run'], ['test', 'vm', 'systemd', 'run']]) {
+    if (!existsSync(join(top, ...runner))) continue;
+    const r = spawnSync('bash', [join(top, ...runner)], { stdio: 'inherit', cwd: top });
+    if ((r.status ?? 1) !== 0) status = status || r.status || 1;
+  }
 }
 process.exit(status);

@@ -56,6 +56,13 @@ export interface MemoryBackend {
   canSample(path: string): boolean;
   /** Whether the cgroup has its memory files now (v2: once its parent enables the controller). */
   hasMemoryFiles(path: string): boolean;
+  /**
+   * Make room to create `paths` when some lie below the calling process's own cgroup: on v2 the
+   * "no internal processes" rule refuses +memory in a cgroup that holds processes, so the process
+   * (the daemon under a unit with Delegate=yes) moves itself into a leaf of its own cgroup first.
+   * Returns the move made, or null when none was needed (always on v1). Throws when it cannot move.
+   */
+  leaveOwnCgroupFor(paths: readonly string[]): { from: string; to: string } | null;
   pids(path: string): number[];
   /** Direct child cgroups, as kernel paths. */
   children(path: string): string[];

@@ -27,6 +27,15 @@ export class DeclaredCgroups {
 
   apply(declared: readonly DeclaredCgroup[]): void {
     this.collector.setDeclared(declared);
+    try {
+      const moved = this.backend.leaveOwnCgroupFor(declared.map((d) => d.path));
+      if (moved !== null) {
+        this.log.info({ event: 'moved_to_leaf', ...moved }, `moved into ${moved.to}: cgroups declared below ${moved.from} need its subtree_control, which the kernel refuses while this daemon is in ${moved.from}`);
+      }
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'move_to_leaf_failed', err: msg }, `cannot move out of this daemon's own cgroup to create the declared cgroups below it: ${msg}`);
+    }
     for (const d of declared) {
       this.onDeclare(d.path);
       try {

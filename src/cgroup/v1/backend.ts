@@ -25,6 +25,11 @@ export class V1MemoryBackend extends CgroupFsBackend implements MemoryBackend {
   }
 
   /** Every v1 memory cgroup, the root too, has the memory files. */
+  /** v1 has no "no internal processes" rule: a cgroup with processes may have children. */
+  leaveOwnCgroupFor(): null {
+    return null;
+  }
+
   canSample(): boolean {
     return true;
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotSupportedError, OomwatchError, isErrno } from '../../errors.js';
 import {
@@ -28,6 +28,29 @@ export class V2MemoryBackend extends CgroupFsBackend implements MemoryBackend {
   }
 
   /** The v2 root has no memory.current, memory.max or memory.events.local. */
+  /**
+   * Documentation/admin-guide/cgroup-v2.rst, "no internal processes": a cgroup declared below this
+   * process's own cgroup needs +memory in that cgroup's cgroup.subtree_control, which the kernel
+   * refuses (EBUSY) while this process is in it — the case of the systemd unit (Delegate=yes: its
+   * cgroups go under /system.slice/oomwatch.service). So the process first moves itself into a
+   * leaf of its own cgroup, `<own>/daemon`, as systemd 254's DelegateSubgroup= would (Debian 12's
+   * systemd 252 has no such setting). Its own cgroup comes from the real /proc/self/cgroup (the
+   * `0::` line): it is this process's, not the observed host's.
+   */
+  leaveOwnCgroupFor(paths: readonly string[]): { from: string; to: string } | null {
+    const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (own === undefined || own === '/' || !paths.some((p) => p.startsWith(`${own}/`))) return null;
+    // Our cgroup is not in the tree this backend sees (a test's fixture tree).
+    if (!this.exists(own)) return null;
+    const leaf = `${own}/daemon`;
+    if (paths.some((p) => p === leaf || p.startsWith(`${leaf}/`))) return null;
+    // A plain mkdir: create() would first enable +memory in our own cgroup, the very write the
+    // kernel refuses until we have left it.
+    mkdirSync(this.dir(leaf), { recursive: true });
+    this.classify(leaf, process.pid);
+    return { from: own, to: leaf };
+  }
+
   canSample(path: string): boolean {
     return path !== '/';
   }
