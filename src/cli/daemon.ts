@@ -58,8 +58,9 @@ export function registerDaemon(program: Command): void {
       `
 Runs on embedded defaults with no arguments; flags override the config file, which overrides
 the defaults. Logs one JSON object per line on stdout (pino): every OOM kill with the victim's
-pid, name, cgroup and owner (unit, container, pod), cgroup limit/usage/peak, boot id and time
-(wall_time; detected_mono_us is CLOCK_MONOTONIC in µs, to compare with kernel_time_us).
+pid, name, cgroup and owner (unit, container, pod), cgroup limit/usage/peak, boot id, when it
+happened (kill_time: the kernel's timestamp on the wall clock, RFC 3339 UTC) and when it was
+logged (wall_time; detected_mono_us is CLOCK_MONOTONIC in µs, to compare with kernel_time_us).
 Run it as root: /dev/kmsg needs CAP_SYSLOG and declared cgroups need write access to cgroupfs.
 Without them it still polls what it can read and says what is off in /healthz and in
 oomwatch_kmsg_up.

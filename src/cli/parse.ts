@@ -43,7 +43,7 @@ The table shows kill_time when known, else the kernel timestamp.
 
 Examples:
   sudo dmesg -x | oomwatch parse
-  oomwatch parse --boot-time "$(date -u -d "$(uptime -s)" +%FT%TZ)" saved-dmesg.txt   (this boot's dmesg)
+  oomwatch parse --boot-time "$(date -u -d "$(uptime -s)" +%FT%TZ)" saved-dmesg.txt   (this boot; docs/time.md: after a suspend)
   sudo cat /dev/kmsg | oomwatch parse --json        (follows the log; Ctrl-C to stop)
   journalctl -k -b -1 | oomwatch parse --json | jq 'select(.pod_uid != null)'
   oomwatch parse /var/log/kern.log saved-dmesg.txt`;
