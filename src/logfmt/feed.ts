@@ -260,12 +260,15 @@ export class KernelLogFeeder {
     }
     if (info.facility < 0) this.stats.noFacility++;
     const start = info.messageStart;
-    if (!this.parser.readingReport && !mayBeOomLine(line, start)) {
+    const mayBeOom = mayBeOomLine(line, start);
+    if (!this.parser.readingReport && !mayBeOom) {
       this.parser.pushOther(info.seq, info.tsUs, info.facility);
       return;
     }
     const body = start === 0 ? line : line.slice(start);
-    const wallUs = lineWallUs(line, info, this.clock);
+    // Only a kill line's time is kept, and every kill line passes mayBeOomLine: the report's other
+    // lines (the task table) are not worth a date parse each.
+    const wallUs = mayBeOom ? lineWallUs(line, info, this.clock) : -1;
     this.parser.push(info.escaped ? unescapeKmsg(body) : body, info.seq, info.tsUs, info.facility, wallUs);
   }
 }
