@@ -1,10 +1,11 @@
 /**
  * A kernel log record's time on the wall clock. A /dev/kmsg record's TS_USEC (and dmesg's
  * `[s.us]`) is printk's local_clock(): time since boot that, like CLOCK_MONOTONIC, does not
- * advance while the machine is suspended (x86 sched_clock is restored on resume, not advanced;
- * it runs ≈ 1 ms ahead of CLOCK_MONOTONIC). The boot's wall-clock offset is therefore
- * CLOCK_REALTIME − CLOCK_MONOTONIC, read when the record is handled, and a record's wall time
- * is offset + TS_USEC (docs/time.md says what a suspend or a clock step does to it).
+ * advance while the machine is suspended (x86 sched_clock continues on resume from where it
+ * stopped; it ran ≈ 1.4 ms ahead of CLOCK_MONOTONIC where this was measured). The boot's
+ * wall-clock offset is therefore CLOCK_REALTIME − CLOCK_MONOTONIC, read when the record is
+ * handled, and a record's wall time is offset + TS_USEC (docs/time.md says what a suspend or a
+ * clock step does to it).
  */
 
 /** Epoch microseconds as RFC 3339 in UTC with six fraction digits: `2026-11-28T05:27:58.000937Z`. */
