@@ -65,8 +65,9 @@ pid, name, cgroup and owner (unit, container, pod), the container's names (names
 container, image, container_name, read from the runtime's files: docker, containerd, CRI-O,
 podman, /var/log/pods), which limit fired (limit: container, pod, node, ancestor, own, none),
 whether the victim was the container's init process (main_process), the limit of the cgroup
-that fired and the victim cgroup's usage/peak, boot id and time (wall_time; detected_mono_us
-is CLOCK_MONOTONIC in µs, to compare with kernel_time_us).
+that fired and the victim cgroup's usage/peak, boot id, when it happened (kill_time: the
+kernel's timestamp on the wall clock, RFC 3339 UTC) and when it was logged (wall_time;
+detected_mono_us is CLOCK_MONOTONIC in µs, to compare with kernel_time_us).
 Run it as root: /dev/kmsg needs CAP_SYSLOG and declared cgroups need write access to cgroupfs.
 Without them it still polls what it can read and says what is off in /healthz and in
 oomwatch_kmsg_up.

@@ -9,6 +9,7 @@ import type { Roots } from '../roots.js';
 import type { MemorySample } from '../cgroup/sampler.js';
 import { readBootId } from '../kmsg/bootId.js';
 import { openKmsgReader, type KmsgEvent, type KmsgReader, type KmsgReaderOptions, type KmsgWakeMode } from '../kmsg/reader.js';
+import { killTime, readWallClockOffsetUs } from '../kmsg/wallClock.js';
 import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
 import type { OomKillEvent } from '../oom/event.js';
@@ -85,6 +86,8 @@ export class KillPipeline {
   /** SEQ of the last kernel log record fully processed (the resume point). */
   private doneSeq: number | undefined;
   private stopped = false;
+  /** The boot's wall-clock offset, read for each batch of records (src/kmsg/wallClock.ts). */
+  private wallOffsetUs = readWallClockOffsetUs();
 
   constructor(private readonly opts: KillPipelineOptions) {
     this.log = opts.log;
@@ -234,6 +237,7 @@ export class KillPipeline {
   }
 
   private onKmsgEvents(events: readonly KmsgEvent[]): void {
+    this.wallOffsetUs = readWallClockOffsetUs();
     feedKmsgEvents(this.parser, events, {
       // A kill line is held until the next record arrives; kills emitted while a record is pushed
       // belong to records up to doneSeq, which is what a save inside emit() records.
@@ -249,6 +253,7 @@ export class KillPipeline {
   }
 
   private onKill(event: OomKillEvent): void {
+    event.kill_time ??= killTime(event.kernel_time_us, this.wallOffsetUs);
     // A header-less kill line names only the pid. /proc/<pid>/cgroup cannot tell where it was:
     // an exiting task is moved to the root cgroup (cgroup_exit) long before its parent reaps it,
     // so a lookup would name "/" for most victims. The ledger attributes it from the counters.

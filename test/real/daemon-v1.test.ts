@@ -58,7 +58,9 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
 
   test('a real OOM kill in the declared cgroup: counter 1, labels, one JSON log line with the contract', async () => {
     const pid = await oomKill(declared);
+    const diedAtMs = Date.now();
     const line = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the kill of ${pid}`);
+    assert.ok(Math.abs(Date.parse(String(line['kill_time'])) - diedAtMs) < 1000, `kill_time ${String(line['kill_time'])}, hog seen dead at ${new Date(diedAtMs).toISOString()}`);
     assert.equal(line['victim_cgroup'], `/${declared}`);
     assert.equal(line['oom_cgroup'], `/${declared}`);
     assert.equal(line['process'], 'dd');
@@ -186,9 +188,16 @@ describe('oomwatch daemon restarts: nothing replayed, nothing lost', realKernel(
       await first.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === before, 10_000, 'the kill before the crash');
       assert.equal((await first.stop('SIGKILL')).signal, 'SIGKILL');
       const saved = readFileSync(join(state.dir, 'state.jsonl'), 'utf8');
+      const downSinceMs = Date.now();
       const whileDown = [await oomKill(name), await oomKill(name)];
+      const secondStartMs = Date.now();
       second = await startDaemon({ stateDir: state.dir });
-      for (const pid of whileDown) await second.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the replayed kill of ${pid}`);
+      for (const pid of whileDown) {
+        const line = await second.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the replayed kill of ${pid}`);
+        // Found after the restart, it carries its own time: while the daemon was down.
+        const killMs = Date.parse(String(line['kill_time']));
+        assert.ok(killMs >= downSinceMs - 1000 && killMs < secondStartMs, `kill_time ${String(line['kill_time'])} of ${pid}: not between ${new Date(downSinceMs).toISOString()} and the restart at ${new Date(secondStartMs).toISOString()}`);
+      }
       const seen = () => JSON.stringify(second?.logs.filter((l) => String(l.event).startsWith('oom_kill') || String(l.event).startsWith('state')).map((l) => [l.event, l['pid'], l['attributed_by'], l['seq'], l['cgroup'] ?? l['victim_cgroup'], l['count']]));
       assert.equal(await second.waitForTotal('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 2), 2, `before ${before}, while down ${whileDown}: ${seen()}; first: ${JSON.stringify(first.logs.filter((l) => l.event === 'oom_kill').map((l) => [l['pid'], l['attributed_by'], l['seq']]))}; saved ${saved}`);
       // Give the ledger its grace period: nothing more may appear.

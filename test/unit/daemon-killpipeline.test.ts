@@ -10,6 +10,7 @@ import { parseKmsgRecord } from '../../src/kmsg/record.js';
 import type { KmsgEvent } from '../../src/kmsg/reader.js';
 import { KillPipeline, type KillLogReader } from '../../src/daemon/killPipeline.js';
 import { readState } from '../../src/daemon/state.js';
+import { parseRfc3339Us, readWallClockOffsetUs } from '../../src/kmsg/wallClock.js';
 
 const BOOT = '5c4b8f3e-0000-4000-8000-000000000001';
 const GRACE = 1000;
@@ -90,6 +91,9 @@ test('a kill read from the kernel log: state saved first, then counted and logge
     assert.deepEqual([k['cgroup_limit_bytes'], k['cgroup_usage_bytes'], k['cgroup_peak_bytes']], [65536 * 1024, 60, 66]);
     assert.equal(k['boot_id'], BOOT);
     assert.equal(typeof k['detected_mono_us'], 'number');
+    // kill_time: the record's kernel time (1040 µs) on this boot's wall clock.
+    const killUs = parseRfc3339Us(String(k['kill_time']));
+    assert.ok(killUs !== undefined && Math.abs(killUs - 1040 - readWallClockOffsetUs()) < 1_000_000, String(k['kill_time']));
     assert.deepEqual(stateAtKill, [24], 'the cursor past the kill was saved before the line was written');
     assert.equal(await metric(registry, 'oomwatch_oom_kills_total', { cgroup: '/batch' }), 1);
 
