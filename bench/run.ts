@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only key,key]`: the whole suite (issue 7). Each benchmark prints
+ * `npm run bench [-- --quick] [-- --only key,key]`: the whole suite. Each benchmark prints
  * what it measured, how and on which machine; the last stdout line is one JSON object with exactly
  * the keys below (null when a benchmark could not run, e.g. not root), also written to
  * bench/results/latest.json. Never part of `npm test`.

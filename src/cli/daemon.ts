@@ -11,6 +11,7 @@ interface DaemonFlags {
   pollInterval?: number;
   logLevel?: DaemonConfig['logLevel'];
   kmsg?: boolean;
+  hostRoot?: string;
 }
 
 const arg =
@@ -37,6 +38,7 @@ function withFlags(base: DaemonConfig, flags: DaemonFlags, cmd: Command): Daemon
     ...(flags.pollInterval === undefined ? {} : { pollIntervalMs: flags.pollInterval }),
     ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
     ...(cmd.getOptionValueSource('kmsg') === 'cli' ? { kmsg: flags.kmsg !== false } : {}),
+    ...(flags.hostRoot === undefined ? {} : { runtimes: { ...base.runtimes, hostRoot: flags.hostRoot } }),
   };
 }
 
@@ -52,14 +54,20 @@ export function registerDaemon(program: Command): void {
       if (!['trace', 'debug', 'info', 'warn', 'error'].includes(v)) throw new Error(`--log-level: ${JSON.stringify(v)} is not one of trace, debug, info, warn, error`);
       return v;
     }))
+    .option('--host-root <dir>', "where the host's / is mounted, e.g. /host in a DaemonSet: the container runtimes' files are read below it (default /)")
     .option('--no-kmsg', 'do not read /dev/kmsg (kills are then counted from cgroup counters only, without names)')
     .addHelpText(
       'after',
       `
 Runs on embedded defaults with no arguments; flags override the config file, which overrides
 the defaults. Logs one JSON object per line on stdout (pino): every OOM kill with the victim's
-pid, name, cgroup and owner (unit, container, pod), cgroup limit/usage/peak, boot id and time
-(wall_time; detected_mono_us is CLOCK_MONOTONIC in µs, to compare with kernel_time_us).
+pid, name, cgroup and owner (unit, container, pod), the container's names (namespace, pod,
+container, image, container_name, read from the runtime's files: docker, containerd, CRI-O,
+podman, /var/log/pods), which limit fired (limit: container, pod, node, ancestor, own, none),
+whether the victim was the container's init process (main_process), the limit of the cgroup
+that fired and the victim cgroup's usage/peak, boot id, when it happened (kill_time: the
+kernel's timestamp on the wall clock, RFC 3339 UTC) and when it was logged (wall_time;
+detected_mono_us is CLOCK_MONOTONIC in µs, to compare with kernel_time_us).
 Run it as root: /dev/kmsg needs CAP_SYSLOG and declared cgroups need write access to cgroupfs.
 Without them it still polls what it can read and says what is off in /healthz and in
 oomwatch_kmsg_up.
@@ -74,6 +82,14 @@ Config file (every key optional):
   warn: {working_set_ratio: 0.9, hysteresis: 0.05}
   cgroups:
     - {name: batch/worker-1, memory: 64M, memory_low: 16M}
+  runtimes:                 # the runtimes' directories, below host_root unless given
+    host_root: /            # --host-root; a DaemonSet mounting the host at /host: /host
+    docker: /var/lib/docker
+    docker_exec: /run/docker
+    containerd_state: /run/containerd
+    containers_storage: /var/lib/containers/storage
+    containers_run_root: /run/containers/storage
+    pod_logs: /var/log/pods
 
 Signals: SIGHUP reloads the config; SIGTERM/SIGINT save the cursor and exit 0.
 

@@ -1,8 +1,9 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { OomwatchError, isErrno } from '../errors.js';
+import { OomwatchError, UsageError, isErrno } from '../errors.js';
+import { killTime, parseRfc3339Us } from '../kmsg/wallClock.js';
 import { KernelLogFeeder, MAX_LINE_CHARS, type FeedStats } from '../logfmt/feed.js';
 import { OomReportParser, type OomParserStats } from '../oom/report.js';
 import { action } from './common.js';
@@ -28,11 +29,21 @@ wrong is counted as malformed and skipped; parsing always goes on.
 Output: a table, or with --json one JSON object per kill (JSON Lines) with the keys
   pid process scope constraint oom_cgroup victim_cgroup uid total_vm_kb anon_rss_kb
   file_rss_kb shmem_rss_kb pgtables_kb oom_score_adj group_kill trigger_process seq
-  kernel_time_us unit runtime container_id pod_uid pod_qos
+  kernel_time_us kill_time unit runtime container_id pod_uid pod_qos memory memory_stat
+  mem_info candidates candidates_total
 (null where the kernel did not say). A summary goes to stderr.
+
+kill_time (RFC 3339, UTC) is the kill line's own time where the form prints one (dmesg -T,
+--time-format iso, journalctl short/short-precise/short-iso, syslog); else, with --boot-time,
+that time plus the line's kernel timestamp (raw records, dmesg, dmesg -r/-x); else null.
+dmesg -T and journal/syslog times are local: they are read in this process's zone (set TZ to
+the zone of the machine that printed them). A time without a year (journal short, syslog) takes
+--year, else the year that puts it before the file's last change (or now, for standard input).
+The table shows kill_time when known, else the kernel timestamp.
 
 Examples:
   sudo dmesg -x | oomwatch parse
+  oomwatch parse --boot-time "$(date -u -d "$(uptime -s)" +%FT%TZ)" saved-dmesg.txt   (this boot; docs/time.md: after a suspend)
   sudo cat /dev/kmsg | oomwatch parse --json        (follows the log; Ctrl-C to stop)
   journalctl -k -b -1 | oomwatch parse --json | jq 'select(.pod_uid != null)'
   oomwatch parse /var/log/kern.log saved-dmesg.txt`;
@@ -89,6 +100,8 @@ async function feedFile(file: string, feeder: KernelLogFeeder, flush: () => Prom
     throw err;
   }
   try {
+    // A file is never older than its lines: its mtime gives year-less times their year.
+    feeder.begin(file, fstatSync(fd).mtimeMs);
     const buf = Buffer.allocUnsafe(64 << 10);
     const decoder = new StringDecoder('utf8');
     for (;;) {
@@ -120,23 +133,41 @@ async function feedStream(stream: Readable, feeder: KernelLogFeeder, flush: () =
   }
 }
 
+function parseBootTime(raw: string): number {
+  const us = parseRfc3339Us(raw);
+  if (us === undefined) throw new UsageError(`--boot-time ${JSON.stringify(raw)}: want an RFC 3339 time, e.g. 2026-11-28T05:20:38Z`);
+  return us;
+}
+
+function parseYear(raw: string): number {
+  const y = Number(raw);
+  if (!/^\d{4}$/.test(raw) || y < 1970) throw new UsageError(`--year ${JSON.stringify(raw)}: want a four-digit year, e.g. 2026`);
+  return y;
+}
+
 export function registerParse(program: Command): void {
   program
     .command('parse')
     .description('find the OOM kills in a kernel log (raw /dev/kmsg, dmesg, journalctl -k or bare text)')
     .argument('[file...]', 'log files to read, in order; - is standard input (default: standard input)')
     .option('--json', 'print one JSON object per kill (JSON Lines)')
+    .option('--boot-time <time>', "the boot's wall-clock time (RFC 3339): kill_time for lines with a kernel timestamp and no clock of their own")
+    .option('--year <year>', 'the year of times printed without one (journal short, syslog)')
     .addHelpText('after', HELP)
     .action(
-      action(async (files: string[], opts: { json?: boolean }) => {
+      action(async (files: string[], opts: { json?: boolean; bootTime?: string; year?: string }) => {
+        const bootUs = opts.bootTime === undefined ? null : parseBootTime(opts.bootTime);
+        const year = opts.year === undefined ? undefined : parseYear(opts.year);
         let out = '';
         const print = killPrinter(opts.json === true);
         const parser = new OomReportParser({
           onKill: (e) => {
+            // The line's own clock, when it had one, wins.
+            e.kill_time ??= killTime(e.kernel_time_us, bootUs);
             out += print(e);
           },
         });
-        const feeder = new KernelLogFeeder(parser);
+        const feeder = new KernelLogFeeder(parser, { year });
         const flush = async (): Promise<void> => {
           const text = out;
           out = '';
@@ -153,9 +184,12 @@ export function registerParse(program: Command): void {
             await feedStream(process.stdin, feeder, flush);
           } else {
             for (const file of files) {
-              feeder.begin(file === '-' ? '<stdin>' : file);
-              if (file === '-') await feedStream(process.stdin, feeder, flush);
-              else await feedFile(file, feeder, flush);
+              if (file === '-') {
+                feeder.begin('<stdin>');
+                await feedStream(process.stdin, feeder, flush);
+              } else {
+                await feedFile(file, feeder, flush);
+              }
             }
           }
           feeder.end();

@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { prepareCursorDir, readCursor, saveCursor, type KmsgCursor } from '../kmsg/cursor.js';
 import { DEFAULT_POLL_INTERVAL_MS, openKmsgReader, type KmsgEvent, type KmsgPosition, type KmsgStart } from '../kmsg/reader.js';
+import { killTime, readWallClockOffsetUs } from '../kmsg/wallClock.js';
 import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
 import { action, rootsOf } from './common.js';
@@ -101,8 +102,11 @@ Examples:
         }
         const print = killPrinter(opts.json === true);
         let out = '';
+        // The boot's wall-clock offset, read again for each batch (src/kmsg/wallClock.ts).
+        let wallOffsetUs = readWallClockOffsetUs();
         const parser = new OomReportParser({
           onKill: (e) => {
+            e.kill_time ??= killTime(e.kernel_time_us, wallOffsetUs);
             out += print(e);
           },
         });
@@ -134,6 +138,7 @@ Examples:
         };
         const onEvents = (events: readonly KmsgEvent[]): void => {
           if (idleTimer !== null) clearTimeout(idleTimer);
+          wallOffsetUs = readWallClockOffsetUs();
           feedKmsgEvents(parser, events, {
             lost: (e) =>
               process.stderr.write(

@@ -2,8 +2,28 @@ import { Counter, type Registry } from 'prom-client';
 import type { OomKillEvent } from '../oom/event.js';
 import { resolveOwner } from '../oom/owner.js';
 
-export const KILL_LABELS = ['cgroup', 'scope', 'unit', 'runtime', 'container_id', 'pod_uid'] as const;
+export const KILL_LABELS = [
+  'cgroup', 'scope', 'unit', 'runtime', 'container_id', 'pod_uid', 'namespace', 'pod', 'container', 'limit', 'main_process',
+] as const;
 export type KillLabel = (typeof KILL_LABELS)[number];
+
+/** How long a gone cgroup's kill series are kept (and its container's identity with them). */
+export const KILL_SERIES_RETENTION_MS = 15 * 60_000;
+
+/**
+ * What the daemon adds to a kill beyond the kernel's report: the container's names from its
+ * runtime's files (null when unknown), which limit fired, whether the victim was the container's
+ * init process.
+ */
+export interface KillNames {
+  readonly namespace: string | null;
+  readonly pod: string | null;
+  readonly container: string | null;
+  readonly limit: string | null;
+  readonly main_process: boolean | null;
+}
+
+export const NO_NAMES: KillNames = Object.freeze({ namespace: null, pod: null, container: null, limit: null, main_process: null });
 
 /**
  * The OOM kill counters: one increment per process the kernel killed, labelled by the victim's
@@ -23,12 +43,12 @@ export class OomKillMetrics {
 
   constructor(
     registry: Registry,
-    private readonly retentionMs = 15 * 60_000,
+    private readonly retentionMs = KILL_SERIES_RETENTION_MS,
   ) {
     const registers = [registry];
     this.kills = new Counter({
       name: 'oomwatch_oom_kills_total',
-      help: "Processes killed by the kernel's OOM killer, by the victim's cgroup (empty when it could not be established) and its owner",
+      help: "Processes killed by the kernel's OOM killer, by the victim's cgroup (empty when it could not be established), its owner and names, which limit fired and whether the victim was the container's init process",
       labelNames: KILL_LABELS,
       registers,
     });
@@ -46,7 +66,7 @@ export class OomKillMetrics {
     this.unattributed.inc(0);
   }
 
-  static labelsFor(cgroup: string | null, scope: string | null): Record<KillLabel, string> {
+  static labelsFor(cgroup: string | null, scope: string | null, names: KillNames = NO_NAMES): Record<KillLabel, string> {
     const owner = resolveOwner(cgroup);
     return {
       cgroup: cgroup ?? '',
@@ -55,6 +75,7 @@ export class OomKillMetrics {
       runtime: owner.runtime ?? '',
       container_id: owner.container_id ?? '',
       pod_uid: owner.pod_uid ?? '',
+      ...nameLabels(names),
     };
   }
 
@@ -76,7 +97,7 @@ export class OomKillMetrics {
    * The event's own owner fields are the labels: the log line and the series always agree.
    * `watched`: whether the daemon watches the victim's cgroup (if not, its retention starts now).
    */
-  kill(event: OomKillEvent, now: number, watched: boolean): void {
+  kill(event: OomKillEvent, now: number, watched: boolean, names: KillNames = NO_NAMES): void {
     const labels: Record<KillLabel, string> = {
       cgroup: event.victim_cgroup ?? '',
       scope: event.scope ?? '',
@@ -84,6 +105,7 @@ export class OomKillMetrics {
       runtime: event.runtime ?? '',
       container_id: event.container_id ?? '',
       pod_uid: event.pod_uid ?? '',
+      ...nameLabels(names),
     };
     this.kills.inc(labels);
     this.track(labels);
@@ -91,8 +113,9 @@ export class OomKillMetrics {
     else if (!watched && event.victim_cgroup !== '/') this.goneAt.set(event.victim_cgroup, now);
   }
 
-  unexplainedKills(cgroup: string, count: number): void {
-    const labels = OomKillMetrics.labelsFor(cgroup, null);
+  /** `names`: the cgroup's container, when known (no report: which limit fired and whose process died are not). */
+  unexplainedKills(cgroup: string, count: number, names: KillNames = NO_NAMES): void {
+    const labels = OomKillMetrics.labelsFor(cgroup, null, names);
     this.kills.inc(labels, count);
     this.track(labels);
     this.unexplained.inc({ cgroup }, count);
@@ -116,4 +139,15 @@ export class OomKillMetrics {
       this.goneAt.delete(cgroup);
     }
   }
+}
+
+/** Labels are strings: unknown is empty (`main_process=""`), as for the owner's labels. */
+function nameLabels(n: KillNames): Record<'namespace' | 'pod' | 'container' | 'limit' | 'main_process', string> {
+  return {
+    namespace: n.namespace ?? '',
+    pod: n.pod ?? '',
+    container: n.container ?? '',
+    limit: n.limit ?? '',
+    main_process: n.main_process === null ? '' : String(n.main_process),
+  };
 }

@@ -4,6 +4,7 @@ import { OomwatchError, UsageError, isErrno } from '../errors.js';
 import type { LimitsSpec } from '../cgroup/limits.js';
 import { cgroupPath } from '../cgroup/name.js';
 import { parseSize } from '../cgroup/size.js';
+import { runtimeRootsUnder, type RuntimeRoots } from '../runtime/roots.js';
 import { parseDuration } from './duration.js';
 
 /** A cgroup the daemon owns: created and configured at start and on every config change. */
@@ -25,6 +26,30 @@ export interface DaemonConfig {
   readonly warn: { readonly workingSetRatio: number; readonly hysteresis: number };
   /** Follow /dev/kmsg for OOM reports (off: kernel counters only). */
   readonly kmsg: boolean;
+  /** Where the container runtimes' files are read: the default directories below `hostRoot`, or each as given. */
+  readonly runtimes: RuntimesConfig;
+}
+
+export interface RuntimesConfig {
+  /** Where the host's / is (a DaemonSet that mounts it at /host: `/host`). */
+  readonly hostRoot: string;
+  /** A runtime directory given explicitly, used as it is (not below hostRoot). */
+  readonly roots: Partial<RuntimeRoots>;
+}
+
+/** The `runtimes:` keys for each root (runtime/roots.ts says what each holds). */
+export const RUNTIME_ROOT_KEYS = {
+  docker: 'docker',
+  docker_exec: 'dockerExec',
+  containerd_state: 'containerdState',
+  containers_storage: 'containersStorage',
+  containers_run_root: 'containersRunRoot',
+  pod_logs: 'podLogs',
+} as const satisfies Record<string, keyof RuntimeRoots>;
+
+/** The runtime roots a config names. */
+export function runtimeRootsOf(r: RuntimesConfig): RuntimeRoots {
+  return { ...runtimeRootsUnder(r.hostRoot), ...r.roots };
 }
 
 /** The embedded defaults: `oomwatch daemon` with no arguments runs on these. */
@@ -37,6 +62,7 @@ export const DEFAULT_CONFIG: DaemonConfig = Object.freeze({
   watch: { include: ['/**'], exclude: [] },
   warn: { workingSetRatio: 0.9, hysteresis: 0.05 },
   kmsg: true,
+  runtimes: { hostRoot: '/', roots: {} },
 });
 
 /** A config that is there but wrong: names the file, the key path and what is wrong (exit 2). */
@@ -54,7 +80,7 @@ export function parseListen(text: string, what = 'listen'): { host: string; port
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-const TOP_KEYS = ['listen', 'poll_interval', 'state_dir', 'log_level', 'cgroups', 'watch', 'warn', 'kmsg'] as const;
+const TOP_KEYS = ['listen', 'poll_interval', 'state_dir', 'log_level', 'cgroups', 'watch', 'warn', 'kmsg', 'runtimes'] as const;
 const CGROUP_KEYS = ['name', 'memory', 'memory_high', 'memory_low', 'swap', 'oom_group', 'oom_kill'] as const;
 
 type Obj = Record<string, unknown>;
@@ -86,7 +112,7 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
   const strList = (path: string, v: unknown): string[] =>
     Array.isArray(v) ? v.map((x, i) => str(`${path}[${i}]`, x)) : fail(path, 'expected a list of strings');
 
-  let { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, kmsg } = base;
+  let { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, kmsg, runtimes } = base;
   if (raw['listen'] !== undefined) listen = wrap('listen', () => parseListen(str('listen', raw['listen'])));
   if (raw['poll_interval'] !== undefined) pollIntervalMs = wrap('poll_interval', () => parseDuration(str('poll_interval', raw['poll_interval'])));
   if (raw['state_dir'] !== undefined) stateDir = str('state_dir', raw['state_dir']);
@@ -107,6 +133,23 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
       include: w['include'] === undefined ? watch.include : strList('watch.include', w['include']),
       exclude: w['exclude'] === undefined ? watch.exclude : strList('watch.exclude', w['exclude']),
     };
+  }
+  if (raw['runtimes'] !== undefined) {
+    const r = raw['runtimes'];
+    if (!isObj(r)) return fail('runtimes', 'expected a mapping with host_root and runtime directories');
+    const known = ['host_root', ...Object.keys(RUNTIME_ROOT_KEYS)];
+    for (const k of Object.keys(r)) if (!known.includes(k)) fail(`runtimes.${k}`, `unknown setting; known: ${known.join(', ')}`);
+    const abs = (k: string): string | undefined => {
+      if (r[k] === undefined) return undefined;
+      const v = str(`runtimes.${k}`, r[k]);
+      return v.startsWith('/') ? v : fail(`runtimes.${k}`, `expected an absolute path, got ${JSON.stringify(v)}`);
+    };
+    const roots: Partial<Record<keyof RuntimeRoots, string>> = { ...runtimes.roots };
+    for (const [k, field] of Object.entries(RUNTIME_ROOT_KEYS)) {
+      const v = abs(k);
+      if (v !== undefined) roots[field] = v;
+    }
+    runtimes = { hostRoot: abs('host_root') ?? runtimes.hostRoot, roots };
   }
   if (raw['warn'] !== undefined) {
     const w = raw['warn'];
@@ -161,7 +204,7 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
     });
   }
   if (warn.hysteresis >= warn.workingSetRatio) fail('warn.hysteresis', 'must be smaller than warn.working_set_ratio');
-  return { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, kmsg };
+  return { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, kmsg, runtimes };
 }
 
 /**

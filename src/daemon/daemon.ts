@@ -14,7 +14,9 @@ import { KmsgCollector } from '../collectors/kmsg.js';
 import { CollectorRunner, type CollectorStatus } from '../collectors/runner.js';
 import { VmstatCollector } from '../collectors/vmstat.js';
 import { VERSION } from '../version.js';
-import type { DaemonConfig } from './config.js';
+import { KILL_SERIES_RETENTION_MS } from '../collectors/oomKills.js';
+import { runtimeRootsOf, type DaemonConfig } from './config.js';
+import { ContainerIdentities } from './identities.js';
 import { DeclaredCgroups } from './declaredCgroups.js';
 import { KillPipeline, type KillPipelineHealth } from './killPipeline.js';
 import { NearLimitWarner } from './nearLimit.js';
@@ -48,6 +50,7 @@ export class Daemon {
   private poller: CgroupPoller | null = null;
   private declared!: DeclaredCgroups;
   private warner!: NearLimitWarner;
+  private identities!: ContainerIdentities;
   private stopped = false;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -76,18 +79,21 @@ export class Daemon {
     new Gauge({ name: 'oomwatch_build_info', help: 'oomwatch version and the cgroup layout it found', labelNames: ['version', 'cgroup_mode', 'memory_cgroup_version'] as const, registers: [registry] })
       .set({ version: VERSION, cgroup_mode: this.layout.mode, memory_cgroup_version: String(this.backend.version) }, 1);
     const runner = new CollectorRunner(registry, this.log);
+    const identities = (this.identities = new ContainerIdentities({
+      roots: runtimeRootsOf(config.runtimes), retentionMs: KILL_SERIES_RETENTION_MS, registry, log: this.log, now,
+    }));
     const pipeline = (this.pipeline = new KillPipeline({
-      roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now,
+      roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now, identities,
       cgroups: { watches: (p) => this.poller?.watches(p) ?? false, sampleNow: (p) => this.poller?.sampleNow(p) },
     }));
     this.warner = new NearLimitWarner(config.warn, this.log);
     const poller = (this.poller = new CgroupPoller({
       backend: this.backend, watch: config.watch, registry, log: this.log, now, runner,
       hooks: {
-        added: (path, initial) => pipeline.cgroupAdded(path, initial),
+        added: (path, initial) => (identities.added(path), pipeline.cgroupAdded(path, initial)),
         sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s)),
-        gone: (path) => (this.warner.forget(path), pipeline.cgroupGone(path)),
-        afterPoll: (now) => pipeline.afterPoll(now),
+        gone: (path) => (this.warner.forget(path), pipeline.cgroupGone(path), identities.gone(path)),
+        afterPoll: (now) => (identities.refresh(), pipeline.afterPoll(now)),
       },
     }));
     this.declared = new DeclaredCgroups(this.backend, registry, this.log, (path) => pipeline.kills.declare(path));
@@ -113,6 +119,7 @@ export class Daemon {
     if (next.pollIntervalMs !== this.config.pollIntervalMs) void this.poller?.every(next.pollIntervalMs);
     this.config = { ...next, listen: this.config.listen, stateDir: this.config.stateDir, kmsg: this.config.kmsg };
     this.warner.setThresholds(next.warn);
+    this.identities.setRoots(runtimeRootsOf(next.runtimes));
     this.declared.apply(next.cgroups);
     this.log.info({ event: 'config_reloaded', restart_needed: restartNeeded }, restartNeeded.length > 0 ? `config reloaded; ${restartNeeded.join(', ')} change(s) take effect after a restart` : 'config reloaded');
     // Cgroups newly included by the patterns are polled at once: the tree is rescanned now.

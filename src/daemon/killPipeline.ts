@@ -9,12 +9,16 @@ import type { Roots } from '../roots.js';
 import type { MemorySample } from '../cgroup/sampler.js';
 import { readBootId } from '../kmsg/bootId.js';
 import { openKmsgReader, type KmsgEvent, type KmsgReader, type KmsgReaderOptions, type KmsgWakeMode } from '../kmsg/reader.js';
+import { killTime, readWallClockOffsetUs } from '../kmsg/wallClock.js';
 import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
 import type { OomKillEvent } from '../oom/event.js';
+import { limitFired } from '../oom/limit.js';
+import { isMainProcess, type ContainerIdentity } from '../runtime/identity.js';
 import { warmUpKillPath } from '../oom/warmup.js';
 import type { KmsgStatus } from '../collectors/kmsg.js';
-import { OomKillMetrics } from '../collectors/oomKills.js';
+import { NO_NAMES, OomKillMetrics, type KillNames } from '../collectors/oomKills.js';
+import { resolveOwner } from '../oom/owner.js';
 import { KillLedger, cgroupKey, type LedgerOutput } from './ledger.js';
 import { StateJournal, ensureStateDir, readState, stateFile, type DaemonState } from './state.js';
 
@@ -47,6 +51,8 @@ export interface KillPipelineOptions {
   readonly cgroups: CgroupLookup;
   /** Milliseconds clock. */
   readonly now: () => number;
+  /** Container identities by container id: a lookup, no I/O (identities.ts). None: names stay null. */
+  readonly identities?: { get(containerId: string | null): ContainerIdentity | undefined };
   /** Opens the kernel log reader; openKmsgReader unless a test gives another. */
   readonly openReader?: (opts: KmsgReaderOptions) => Promise<KillLogReader>;
 }
@@ -80,6 +86,8 @@ export class KillPipeline {
   /** SEQ of the last kernel log record fully processed (the resume point). */
   private doneSeq: number | undefined;
   private stopped = false;
+  /** The boot's wall-clock offset, read for each batch of records (src/kmsg/wallClock.ts). */
+  private wallOffsetUs = readWallClockOffsetUs();
 
   constructor(private readonly opts: KillPipelineOptions) {
     this.log = opts.log;
@@ -201,13 +209,35 @@ export class KillPipeline {
 
   /**
    * Run the parsing and accounting of a kill once, on the made-up report of oom/warmup.ts, through
-   * a ledger of its own: the first real kill then runs compiled code. Nothing reaches the reporters.
+   * a ledger of its own, and name it: the first real kill then runs compiled code. Nothing reaches
+   * the reporters.
    */
   private warmUp(): void {
-    for (const e of warmUpKillPath()) new KillLedger(this.opts.graceMs).onKill(e, 0);
+    for (const e of warmUpKillPath()) {
+      for (const o of new KillLedger(this.opts.graceMs).onKill(e, 0)) if (o.kind === 'kill') this.named(o.event);
+    }
+  }
+
+  /**
+   * What the daemon adds to a kill: its container's identity (a lookup), the pod UID from the
+   * container's labels when the path has none (docker's cgroupfs driver: /docker/<id>), which limit
+   * fired, whether the init process died.
+   */
+  private named(e: OomKillEvent): { event: OomKillEvent; identity: ContainerIdentity | undefined; names: KillNames } {
+    const identity = this.opts.identities?.get(e.container_id);
+    const event = e.pod_uid === null && identity !== undefined && identity.pod_uid !== null ? { ...e, pod_uid: identity.pod_uid } : e;
+    const names: KillNames = {
+      namespace: identity?.namespace ?? null,
+      pod: identity?.pod ?? null,
+      container: identity?.container ?? null,
+      limit: limitFired(event),
+      main_process: isMainProcess(identity, event.pid),
+    };
+    return { event, identity, names };
   }
 
   private onKmsgEvents(events: readonly KmsgEvent[]): void {
+    this.wallOffsetUs = readWallClockOffsetUs();
     feedKmsgEvents(this.parser, events, {
       // A kill line is held until the next record arrives; kills emitted while a record is pushed
       // belong to records up to doneSeq, which is what a save inside emit() records.
@@ -223,6 +253,7 @@ export class KillPipeline {
   }
 
   private onKill(event: OomKillEvent): void {
+    event.kill_time ??= killTime(event.kernel_time_us, this.wallOffsetUs);
     // A header-less kill line names only the pid. /proc/<pid>/cgroup cannot tell where it was:
     // an exiting task is moved to the root cgroup (cgroup_exit) long before its parent reaps it,
     // so a lookup would name "/" for most victims. The ledger attributes it from the counters.
@@ -235,8 +266,9 @@ export class KillPipeline {
     this.saveStateNow();
     for (const o of outputs) {
       if (o.kind === 'kill') {
-        const cg = o.event.victim_cgroup;
-        this.kills.kill(o.event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)));
+        const { event, identity, names } = this.named(o.event);
+        const cg = event.victim_cgroup;
+        this.kills.kill(event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)), names);
         const s = cg === null ? undefined : this.opts.cgroups.sampleNow(cg);
         // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
         // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).
@@ -244,21 +276,33 @@ export class KillPipeline {
         this.log.warn(
           {
             event: 'oom_kill',
-            ...o.event,
+            ...event,
+            namespace: names.namespace,
+            pod: names.pod,
+            container: names.container,
+            image: identity?.image ?? null,
+            container_name: identity?.container_name ?? null,
+            main_process: names.main_process,
+            limit: names.limit,
             attributed_by: o.attributedBy,
-            cgroup_limit_bytes: s?.max ?? null,
+            cgroup_limit_bytes: limitBytes(event, names.limit, s),
             cgroup_usage_bytes: s?.current ?? null,
             cgroup_peak_bytes: s?.peak ?? null,
             boot_id: this.reader?.bootId ?? null,
             wall_time: new Date().toISOString(),
             detected_mono_us: detectedMonoUs,
           },
-          `OOM kill: ${o.event.process} (pid ${o.event.pid}) in cgroup ${cg ?? '(unknown)'}`,
+          `OOM kill: ${event.process} (pid ${event.pid}) in ${where(event, identity)}`,
         );
       } else {
-        this.kills.unexplainedKills(o.cgroup, o.count);
+        const identity = this.opts.identities?.get(resolveOwner(o.cgroup).container_id);
+        const names: KillNames = identity === undefined ? NO_NAMES : { ...NO_NAMES, namespace: identity.namespace, pod: identity.pod, container: identity.container };
+        this.kills.unexplainedKills(o.cgroup, o.count, names);
         this.log.warn(
-          { event: 'oom_kill_unexplained', cgroup: o.cgroup, count: o.count, boot_id: this.reader?.bootId ?? null, wall_time: new Date().toISOString() },
+          {
+            event: 'oom_kill_unexplained', cgroup: o.cgroup, count: o.count, namespace: names.namespace, pod: names.pod, container: names.container,
+            boot_id: this.reader?.bootId ?? null, wall_time: new Date().toISOString(),
+          },
           `the kernel counted ${o.count} OOM kill(s) in cgroup ${o.cgroup} that no kernel log record explained`,
         );
       }
@@ -339,4 +383,27 @@ export class KillPipeline {
     this.saveStateNow();
     this.stateJournal?.close();
   }
+}
+
+/**
+ * The limit of the cgroup whose limit fired, in bytes: the report's `memory: ... limit` line, which
+ * the kernel prints for the OOM cgroup. A report without it (rate-limited, or a header-less kill
+ * line a counter attributed) falls back to the victim's cgroup's limit now, when that is the one
+ * that fired or the report does not say; a system OOM has none.
+ */
+function limitBytes(event: OomKillEvent, limit: string | null, s: MemorySample | undefined): number | null {
+  if (limit === 'none') return null;
+  const printed = event.memory?.limit;
+  if (printed !== undefined) return printed === 'max' ? null : printed;
+  const oomIsVictim = event.oom_cgroup !== null && event.victim_cgroup !== null && cgroupKey(event.oom_cgroup) === cgroupKey(event.victim_cgroup);
+  return limit === null || oomIsVictim ? (s?.max ?? null) : null;
+}
+
+/** The log message's place: `pod shop/web-0 container app`, a runtime's container name, or the cgroup. */
+function where(event: OomKillEvent, identity: ContainerIdentity | undefined): string {
+  const cg = `cgroup ${event.victim_cgroup ?? '(unknown)'}`;
+  if (identity === undefined) return cg;
+  if (identity.pod !== null) return `pod ${identity.namespace ?? '?'}/${identity.pod}${identity.container === null ? '' : ` container ${identity.container}`} (${cg})`;
+  if (identity.container_name !== null) return `container ${identity.container_name} (${cg})`;
+  return cg;
 }

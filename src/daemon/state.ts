@@ -22,15 +22,17 @@ export interface DaemonState {
 }
 
 /**
- * A pending kill as the journal keeps it: without the report's account (memory, stat block,
+ * A pending kill as the journal keeps it: without the report's long account (stat block,
  * Mem-Info, candidates; `candidates_total` stays). Those are ≈ 2 KB a kill against ≈ 0.4 KB for
  * the rest, and the pending list is written whole with every change: a v2 group kill of 50
- * (its members wait in the pool for their counter) would rewrite ≈ 100 KB per change. The kill
- * still reaches its log line with them unless the daemon restarts before it is attributed.
+ * (its members wait in the pool for their counter) would rewrite ≈ 100 KB per change. The
+ * `memory` line stays (≈ 60 bytes): it is the only record of the limit that fired, which the
+ * kill's log line reports as `cgroup_limit_bytes` once the OOM cgroup may be gone. The kill
+ * still reaches its log line with the rest unless the daemon restarts before it is attributed.
  */
 export function journalEvent(e: OomKillEvent): OomKillEvent {
-  if (e.memory === null && e.memory_stat === null && e.mem_info === null && e.candidates === null) return e;
-  return { ...e, memory: null, memory_stat: null, mem_info: null, candidates: null };
+  if (e.memory_stat === null && e.mem_info === null && e.candidates === null) return e;
+  return { ...e, memory_stat: null, mem_info: null, candidates: null };
 }
 
 export function serializeState(s: DaemonState): string {

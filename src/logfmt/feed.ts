@@ -7,6 +7,7 @@
 import { newKmsgPrefix, scanKmsgPrefix, unescapeKmsg } from '../kmsg/record.js';
 import { OOM_KEYWORD, mayBeOomLine } from '../oom/messages.js';
 import type { OomReportParser } from '../oom/report.js';
+import { lineWallUs, type ClockContext } from './clock.js';
 import { LOG_FORMATS, detectLine, newLogLine, type LogFormat } from './line.js';
 
 export interface MalformedLine {
@@ -47,6 +48,11 @@ const MALFORMED_EXAMPLE_CHARS = 200;
  */
 export const MAX_LINE_CHARS = 64 * 1024;
 
+export interface FeederOptions {
+  /** The year of times printed without one (journal short, syslog); default: inferred per input. */
+  readonly year?: number | undefined;
+}
+
 export class KernelLogFeeder {
   readonly stats: FeedStats;
   private readonly parser: OomReportParser;
@@ -62,18 +68,26 @@ export class KernelLogFeeder {
   private prevKmsg = false;
   /** Next occurrence of OOM_KEYWORD in the current chunk (-1: not searched yet). */
   private kw = -1;
+  private readonly year: number | undefined;
+  private clock: ClockContext;
 
-  constructor(parser: OomReportParser) {
+  constructor(parser: OomReportParser, options: FeederOptions = {}) {
     this.parser = parser;
+    this.year = options.year;
+    this.clock = { year: this.year, referenceMs: Date.now() };
     const formats = {} as Record<LogFormat, number>;
     for (const f of LOG_FORMATS) formats[f] = 0;
     this.stats = { lines: 0, formats, malformed: 0, overlong: 0, noFacility: 0, malformedExamples: [] };
   }
 
-  /** Start another input: nothing of a report, and no SEQ, carries over from the one before. */
-  begin(source: string): void {
+  /**
+   * Start another input: nothing of a report, and no SEQ, carries over from the one before.
+   * `referenceMs`: no line of it is later (a file's mtime; default now); it gives year-less times their year.
+   */
+  begin(source: string, referenceMs = Date.now()): void {
     this.flushCarry();
     this.parser.boundary();
+    this.clock = { year: this.year, referenceMs };
     this.source = source;
     this.lineNo = 0;
     this.prevKmsg = false;
@@ -246,11 +260,15 @@ export class KernelLogFeeder {
     }
     if (info.facility < 0) this.stats.noFacility++;
     const start = info.messageStart;
-    if (!this.parser.readingReport && !mayBeOomLine(line, start)) {
+    const mayBeOom = mayBeOomLine(line, start);
+    if (!this.parser.readingReport && !mayBeOom) {
       this.parser.pushOther(info.seq, info.tsUs, info.facility);
       return;
     }
     const body = start === 0 ? line : line.slice(start);
-    this.parser.push(info.escaped ? unescapeKmsg(body) : body, info.seq, info.tsUs, info.facility);
+    // Only a kill line's time is kept, and every kill line passes mayBeOomLine: the report's other
+    // lines (the task table) are not worth a date parse each.
+    const wallUs = mayBeOom ? lineWallUs(line, info, this.clock) : -1;
+    this.parser.push(info.escaped ? unescapeKmsg(body) : body, info.seq, info.tsUs, info.facility, wallUs);
   }
 }

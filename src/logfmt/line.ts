@@ -58,6 +58,11 @@ export interface LogLine {
   escaped: boolean;
   /** A journal marker that starts another boot's log (`-- Boot ... --`, `-- Reboot --`). */
   boot: boolean;
+  /**
+   * Index where the line's own wall-clock time starts (dmesg -T, dmesg --time-format iso, the
+   * journal's and syslog's time), or -1 when the line has none; logfmt/clock.ts reads it.
+   */
+  clockAt: number;
   /** The kmsg record prefix as scanned (kind 'none' when the line does not start like a record). */
   readonly kmsg: KmsgPrefix;
 }
@@ -65,7 +70,7 @@ export interface LogLine {
 export function newLogLine(): LogLine {
   return {
     format: 'bare', messageStart: 0, seq: -1, tsUs: -1, facility: -1, level: -1, escaped: false, boot: false,
-    kmsg: newKmsgPrefix(),
+    clockAt: -1, kmsg: newKmsgPrefix(),
   };
 }
 
@@ -164,6 +169,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
   out.facility = -1;
   out.level = -1;
   out.boot = false;
+  out.clockAt = -1;
   const k = scanKmsgPrefix(line, 0, line.length, out.kmsg);
   if (k.kind === 'record') {
     out.seq = k.seq;
@@ -183,6 +189,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
   if (c >= 48 && c <= 57) {
     const iso = ISO_TIME.exec(line);
     if (iso !== null) {
+      out.clockAt = 0;
       const j = journalSource(line, iso[0].length, true, out);
       if (j >= 0) journalMessage(line, out, 'journal-iso', j);
       else set(out, 'dmesg-iso', iso[0].length, true);
@@ -213,6 +220,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
     }
     const t = DMESG_T.exec(line);
     if (t !== null) {
+      out.clockAt = 0;
       set(out, 'dmesg-T', skipCaller(line, t[0].length), true);
       return;
     }
@@ -251,7 +259,10 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
         if (at < 0) {
           at = x[0].length;
           const t = DMESG_T.exec(line.slice(at));
-          if (t !== null) at += t[0].length;
+          if (t !== null) {
+            out.clockAt = at;
+            at += t[0].length;
+          }
         }
         set(out, 'dmesg-x', skipCaller(line, at), true);
         return;
@@ -263,6 +274,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
     if (t !== null) {
       const j = journalSource(line, t[0].length, false, out);
       if (j >= 0) {
+        out.clockAt = 0;
         journalMessage(line, out, 'journal', j);
         return;
       }

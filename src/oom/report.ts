@@ -28,6 +28,7 @@
  * they are counted and otherwise ignored, whatever they say.
  */
 import { KERNEL_FACILITY, type KmsgRecord } from '../kmsg/record.js';
+import { rfc3339Us } from '../kmsg/wallClock.js';
 import { buildOomKillEvent, type OomKillEvent } from './event.js';
 import { resolveOwner } from './owner.js';
 import { ReportBlocks, storyCandidates } from './reportBlocks.js';
@@ -215,16 +216,17 @@ export class OomReportParser {
   /**
    * Feed one message (escapes decoded). `seq`, `tsUs` (kernel time, µs) and `facility` are passed
    * when the input has them; -1 (or omitted) means unknown. A known facility other than the
-   * kernel's makes the message foreign: counted, never parsed.
+   * kernel's makes the message foreign: counted, never parsed. `wallUs` is the line's own
+   * wall-clock time (epoch µs) when its form prints one: a kill line's becomes its `kill_time`.
    */
-  push(message: string, seq = -1, tsUs = -1, facility = -1): void {
+  push(message: string, seq = -1, tsUs = -1, facility = -1, wallUs = -1): void {
     if (!this.admit(seq, tsUs, facility)) return;
     if (!mayBeOomLine(message)) {
       this.blocks?.line(message);
       this.release();
       return;
     }
-    this.handle(message, seq, tsUs);
+    this.handle(message, seq, tsUs, wallUs);
   }
 
   /**
@@ -319,10 +321,10 @@ export class OomReportParser {
     this.onKill(e);
   }
 
-  private handle(msg: string, seq: number, ts: number): void {
+  private handle(msg: string, seq: number, ts: number, wallUs: number): void {
     const kill = parseKillLine(msg);
     if (kill !== undefined) {
-      this.kill(kill, seq, ts);
+      this.kill(kill, seq, ts, wallUs);
       return;
     }
     const group = parseGroupLine(msg);
@@ -392,7 +394,7 @@ export class OomReportParser {
     this.blocks?.line(msg);
   }
 
-  private kill(k: KillLine, seq: number, ts: number): void {
+  private kill(k: KillLine, seq: number, ts: number, wallUs: number): void {
     let r = this.report;
     if (r !== null && r.groupPids !== null) {
       const inWindow = ts < 0 || r.lastTs < 0 || ts - r.lastTs <= this.groupWindowUs;
@@ -407,7 +409,7 @@ export class OomReportParser {
         this.release();
         r.kills++;
         r.lastKillPid = k.pid;
-        this.held = this.event(k, r, seq, ts, true);
+        this.held = this.event(k, r, seq, ts, wallUs, true);
         r.groupPids.set(k.pid, this.held);
         return;
       }
@@ -427,7 +429,7 @@ export class OomReportParser {
     rep.lastKillPid = k.pid;
     rep.lastTs = ts;
     this.blocks = null;
-    this.held = this.event(k, rep, seq, ts, false);
+    this.held = this.event(k, rep, seq, ts, wallUs, false);
     if (!attach) return;
     this.remember(rep, ts);
   }
@@ -491,7 +493,7 @@ export class OomReportParser {
     e.pod_qos = o.pod_qos;
   }
 
-  private event(k: KillLine, r: Report, seq: number, ts: number, groupKill: boolean): OomKillEvent {
+  private event(k: KillLine, r: Report, seq: number, ts: number, wallUs: number, groupKill: boolean): OomKillEvent {
     let victim: string | null = r.counted ? null : this.placed(k.pid, ts);
     let uid: number | null = null;
     let oomCgroup = r.oomMemcg;
@@ -508,7 +510,7 @@ export class OomReportParser {
       victim = r.legacyTaskMemcg;
     }
     const story = r.blocks === null ? null : r.blocks.storyFor(k);
-    return buildOomKillEvent(k, {
+    const e = buildOomKillEvent(k, {
       story:
         story === null
           ? null
@@ -530,6 +532,8 @@ export class OomReportParser {
       seq: seq >= 0 ? seq : null,
       kernelTimeUs: ts >= 0 ? ts : null,
     });
+    if (wallUs >= 0) e.kill_time = rfc3339Us(wallUs);
+    return e;
   }
 }
 

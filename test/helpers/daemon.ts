@@ -110,6 +110,19 @@ export class DaemonProcess {
   }
 
   /**
+   * The sum of every series of `name` whose labels include `labels` (undefined when there is none):
+   * a cgroup's kills are spread over series that differ in `limit` and `main_process`.
+   */
+  async total(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+    return sumMetric(await this.samples(), name, labels);
+  }
+
+  /** Poll until the sum of the matching series satisfies pred (see total()); throws on timeout like waitForMetric. */
+  async waitForTotal(name: string, labels: Record<string, string>, pred: (v: number | undefined) => boolean, timeoutMs = 10_000): Promise<number | undefined> {
+    return until(`the sum of ${name}${JSON.stringify(labels)} to satisfy ${pred.toString()}`, () => this.total(name, labels), pred, { timeoutMs, everyMs: 50 });
+  }
+
+  /**
    * Poll until the metric satisfies pred (the daemon polls cgroups at its own interval); throws on
    * timeout naming the series, the condition and the last value scraped.
    */

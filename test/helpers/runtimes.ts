@@ -317,14 +317,7 @@ abstract class RuntimeDaemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const errors: unknown[] = [];
-    const step = async (fn: () => Promise<void> | void): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
+    const { step, done } = cleanupSteps();
     if (alive(this.pid)) await step(() => this.removeContainers());
     const containerd = this.containerdPid();
     if (containerd !== undefined) {
@@ -337,13 +330,33 @@ abstract class RuntimeDaemon {
     await step(() => unmountUnder(this.dir));
     for (const fn of this.cleanups.reverse()) await step(fn);
     await step(() => rmSync(this.dir, { recursive: true, force: true }));
-    if (errors.length > 0) throw new AggregateError(errors, `stopping ${this.what} (${this.dir}): ${errors.map(String).join('; ')}`);
+    done(`stopping ${this.what} (${this.dir})`);
   }
 
   /** The log's tail, for a test's failure message. */
   logTail(lines = 30): string {
     return logTail(this.log, lines);
   }
+}
+
+/**
+ * Cleanup that runs every step even when one fails: `step` runs one and keeps its failure,
+ * `done` throws all of them at once (an AggregateError naming what was being stopped).
+ */
+function cleanupSteps(): { step: (fn: () => Promise<void> | void) => Promise<void>; done: (what: string) => void } {
+  const errors: unknown[] = [];
+  return {
+    step: async (fn) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    },
+    done: (what) => {
+      if (errors.length > 0) throw new AggregateError(errors, `${what}: ${errors.map(String).join('; ')}`);
+    },
+  };
 }
 
 /**
@@ -722,14 +735,7 @@ export class Podman {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const errors: unknown[] = [];
-    const step = async (fn: () => Promise<void> | void): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
+    const { step, done } = cleanupSteps();
     const conmons = this.conmonPids();
     await step(async () => void (await this.podman(['rm', '-f', '-t', '0', '-a'])));
     // A conmon is its own session leader: a pid whose session is itself is still that conmon.
@@ -743,7 +749,7 @@ export class Podman {
     });
     for (const fn of this.cleanups.reverse()) await step(fn);
     await step(() => rmSync(this.dir, { recursive: true, force: true }));
-    if (errors.length > 0) throw new AggregateError(errors, `stopping podman (${this.dir}): ${errors.map(String).join('; ')}`);
+    done(`stopping podman (${this.dir})`);
   }
 
   /** Set up the directory and import the test image; on failure, clean up and throw. */

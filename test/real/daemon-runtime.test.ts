@@ -46,7 +46,7 @@ describe(`oomwatch daemon on Node ${process.versions.node}`, realKernel(), () =>
     assert.equal((await exited(hog)).signal, 'SIGKILL');
     const line = await d!.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === hog.pid, 10_000, `the kill of ${hog.pid}`);
     assert.equal(line['victim_cgroup'], cg!.kernelPath);
-    assert.equal(await d!.waitForMetric('oomwatch_oom_kills_total', { cgroup: cg!.kernelPath }, (v) => v === 1), 1);
+    assert.equal(await d!.waitForTotal('oomwatch_oom_kills_total', { cgroup: cg!.kernelPath }, (v) => v === 1), 1);
   });
 
   test(`bin/oomwatch run as a program (#!/usr/bin/env node) runs on ${NODE} too`, async (t) => {

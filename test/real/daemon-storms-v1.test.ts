@@ -64,7 +64,7 @@ describe('oomwatch daemon: two simultaneous storms in sibling v1 cgroups', realK
     assert.ok(results.every((r) => r.signal === 'SIGKILL'), 'every hog was OOM-killed');
     for (const s of siblings) {
       assert.equal(oomControl(join(V1_MEMORY_MOUNT, s))['oom_kill'], HOGS, `the kernel counted ${HOGS} kills in ${s}`);
-      assert.equal(await d.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${s}` }, (v) => v === HOGS, 20_000), HOGS);
+      assert.equal(await d.waitForTotal('oomwatch_oom_kills_total', { cgroup: `/${s}` }, (v) => v === HOGS, 20_000), HOGS);
     }
     for (const h of hogs) {
       await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === h.child.pid, 20_000, `the log line of ${h.child.pid}`);

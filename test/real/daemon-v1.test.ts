@@ -46,7 +46,7 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
 
   test('a declared cgroup is created with its limit, its kill counter starts at 0', async () => {
     assert.equal(oomControl(join(V1_MEMORY_MOUNT, declared))['oom_kill'], 0);
-    assert.equal(await d.metric('oomwatch_oom_kills_total', { cgroup: `/${declared}` }), 0);
+    assert.equal(await d.total('oomwatch_oom_kills_total', { cgroup: `/${declared}` }), 0);
     const limit = await d.waitForMetric('oomwatch_cgroup_memory_limit_bytes', { cgroup: `/${declared}` }, (v) => v !== undefined);
     assert.equal(limit, 64 * M);
     const health = JSON.parse(await d.scrape('/healthz'));
@@ -58,7 +58,9 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
 
   test('a real OOM kill in the declared cgroup: counter 1, labels, one JSON log line with the contract', async () => {
     const pid = await oomKill(declared);
+    const diedAtMs = Date.now();
     const line = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the kill of ${pid}`);
+    assert.ok(Math.abs(Date.parse(String(line['kill_time'])) - diedAtMs) < 1000, `kill_time ${String(line['kill_time'])}, hog seen dead at ${new Date(diedAtMs).toISOString()}`);
     assert.equal(line['victim_cgroup'], `/${declared}`);
     assert.equal(line['oom_cgroup'], `/${declared}`);
     assert.equal(line['process'], 'dd');
@@ -76,9 +78,9 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     assert.ok(candidates !== null && candidates.length >= 1);
     assert.deepEqual([candidates[0]?.pid, candidates[0]?.victim], [pid, true], 'the victim has the highest badness');
     assert.ok((line['candidates_total'] as number) >= candidates.length);
-    assert.equal(await d.metric('oomwatch_oom_kills_total', { cgroup: `/${declared}` }), 1);
+    assert.equal(await d.total('oomwatch_oom_kills_total', { cgroup: `/${declared}` }), 1);
     const kill = (await d.samples()).find((s) => s.name === 'oomwatch_oom_kills_total' && s.labels['cgroup'] === `/${declared}`);
-    assert.deepEqual(Object.keys(kill?.labels ?? {}).sort(), ['cgroup', 'container_id', 'pod_uid', 'runtime', 'scope', 'unit']);
+    assert.deepEqual(Object.keys(kill?.labels ?? {}).sort(), ['cgroup', 'container', 'container_id', 'limit', 'main_process', 'namespace', 'pod', 'pod_uid', 'runtime', 'scope', 'unit']);
     assert.equal(await d.waitForMetric('oomwatch_cgroup_memory_events_total', { cgroup: `/${declared}`, event: 'oom_kill' }, (v) => v === 1), 1);
     assert.equal(killsOf(d, `/${declared}`).length, 1);
   });
@@ -94,7 +96,7 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     const line = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the kill of ${pid}`);
     assert.equal(line['pod_uid'], uid);
     assert.equal(line['runtime'], 'containerd');
-    assert.equal(await d.metric('oomwatch_oom_kills_total', { cgroup: `/${pod}`, pod_uid: uid, runtime: 'containerd', container_id: 'ab'.repeat(32) }), 1);
+    assert.equal(await d.total('oomwatch_oom_kills_total', { cgroup: `/${pod}`, pod_uid: uid, runtime: 'containerd', container_id: 'ab'.repeat(32) }), 1);
   });
 
   test('a storm of 30 parallel hogs in one 24M cgroup counts 30, as the kernel does', async () => {
@@ -106,7 +108,7 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     assert.ok(results.every((r) => r.signal === 'SIGKILL'));
     const kernel = oomControl(join(V1_MEMORY_MOUNT, name))['oom_kill'];
     assert.equal(kernel, 30, 'the kernel counted 30 kills');
-    const counted = await d.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 30, 15_000);
+    const counted = await d.waitForTotal('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 30, 15_000);
     assert.equal(counted, 30);
     // Each hog is logged once, with this cgroup, whether the report named it or the counter did.
     const pids = new Set(hogs.map((h) => h.pid));
@@ -186,14 +188,21 @@ describe('oomwatch daemon restarts: nothing replayed, nothing lost', realKernel(
       await first.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === before, 10_000, 'the kill before the crash');
       assert.equal((await first.stop('SIGKILL')).signal, 'SIGKILL');
       const saved = readFileSync(join(state.dir, 'state.jsonl'), 'utf8');
+      const downSinceMs = Date.now();
       const whileDown = [await oomKill(name), await oomKill(name)];
+      const secondStartMs = Date.now();
       second = await startDaemon({ stateDir: state.dir });
-      for (const pid of whileDown) await second.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the replayed kill of ${pid}`);
+      for (const pid of whileDown) {
+        const line = await second.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === pid, 10_000, `the replayed kill of ${pid}`);
+        // Found after the restart, it carries its own time: while the daemon was down.
+        const killMs = Date.parse(String(line['kill_time']));
+        assert.ok(killMs >= downSinceMs - 1000 && killMs < secondStartMs, `kill_time ${String(line['kill_time'])} of ${pid}: not between ${new Date(downSinceMs).toISOString()} and the restart at ${new Date(secondStartMs).toISOString()}`);
+      }
       const seen = () => JSON.stringify(second?.logs.filter((l) => String(l.event).startsWith('oom_kill') || String(l.event).startsWith('state')).map((l) => [l.event, l['pid'], l['attributed_by'], l['seq'], l['cgroup'] ?? l['victim_cgroup'], l['count']]));
-      assert.equal(await second.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 2), 2, `before ${before}, while down ${whileDown}: ${seen()}; first: ${JSON.stringify(first.logs.filter((l) => l.event === 'oom_kill').map((l) => [l['pid'], l['attributed_by'], l['seq']]))}; saved ${saved}`);
+      assert.equal(await second.waitForTotal('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 2), 2, `before ${before}, while down ${whileDown}: ${seen()}; first: ${JSON.stringify(first.logs.filter((l) => l.event === 'oom_kill').map((l) => [l['pid'], l['attributed_by'], l['seq']]))}; saved ${saved}`);
       // Give the ledger its grace period: nothing more may appear.
       await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(await second.metric('oomwatch_oom_kills_total', { cgroup: `/${name}` }), 2);
+      assert.equal(await second.total('oomwatch_oom_kills_total', { cgroup: `/${name}` }), 2);
       assert.equal(killsOf(second, `/${name}`).length, 2);
       assert.equal(second.logs.filter((l) => l.event === 'oom_kill' && l['pid'] === before).length, 0, 'the kill before the crash is not replayed');
       assert.equal(oomControl(join(V1_MEMORY_MOUNT, name))['oom_kill'], 3);
@@ -292,7 +301,7 @@ describe('oomwatch daemon stopped while the kernel log overruns', realKernel(), 
       // Polling, it still reads kills.
       const victim = await oomKill(name);
       await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === victim, 10_000, 'the kill after the overruns');
-      assert.equal(await d.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 1), 1);
+      assert.equal(await d.waitForTotal('oomwatch_oom_kills_total', { cgroup: `/${name}` }, (v) => v === 1), 1);
     } finally {
       try {
         process.kill(pid, 'SIGCONT');
@@ -325,7 +334,7 @@ describe('oomwatch daemon config reloads and runs without root', realKernel(), (
       writeFileSync(file, `cgroups:\n  - {name: ${first}, memory: 32M}\n  - {name: ${second}, memory: 48M}\n`);
       await d.waitForLog((l) => l.event === 'declared_applied' && l['cgroup'] === `/${second}`, 10_000, 'the second declared cgroup');
       assert.equal(readFileSync(join(V1_MEMORY_MOUNT, second, 'memory.limit_in_bytes'), 'utf8').trim(), String(48 * M));
-      assert.equal(await d.waitForMetric('oomwatch_oom_kills_total', { cgroup: `/${second}` }, (v) => v === 0), 0);
+      assert.equal(await d.waitForTotal('oomwatch_oom_kills_total', { cgroup: `/${second}` }, (v) => v === 0), 0);
       // Someone else changes a declared limit: drift is reported, not fought.
       writeFileSync(join(V1_MEMORY_MOUNT, second, 'memory.limit_in_bytes'), String(16 * M));
       assert.equal(await d.waitForMetric('oomwatch_declared_cgroup_drift', { cgroup: `/${second}` }, (v) => v === 1), 1);

@@ -29,9 +29,11 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
     forge(`<3>Memory cgroup out of memory: Killed process ${forgedPid} (forged) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0`);
     const pids: number[] = [];
     let pid = 0;
+    let diedAtMs = 0;
     for (let attempt = 1; ; attempt++) {
       const hog = spawnInCgroup(cg.dir, HOG);
       const done = await exited(hog);
+      diedAtMs = Date.now();
       assert.equal(done.signal, 'SIGKILL');
       pid = hog.pid as number;
       pids.push(pid);
@@ -55,6 +57,9 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
     assert.equal(e.oom_cgroup, cg.kernelPath);
     assert.equal(e.group_kill, false);
     assert.ok(e.seq !== null && e.kernel_time_us !== null);
+    // kill_time is the kill's wall-clock time: within a second of when this test saw the hog die.
+    const killMs = Date.parse(e.kill_time ?? '');
+    assert.ok(Math.abs(killMs - diedAtMs) < 1000, `kill_time ${String(e.kill_time)}, hog seen dead at ${new Date(diedAtMs).toISOString()}`);
     assert.ok((e.anon_rss_kb ?? 0) > 32 * 1024, 'the hog held most of the 64M');
     assert.equal(json.eventsFor(forgedPid).length, 0, 'the forged report is no kill');
     assert.deepEqual(json.events.filter((x) => x.victim_cgroup === cg.kernelPath).map((x) => x.pid), [pid]);
@@ -63,7 +68,7 @@ test('tail prints a real OOM kill with the hog\'s pid and cgroup; a forged repor
     // The table: its header, then our row with the pid, comm and cgroup.
     assert.match(table.stdout[0] ?? '', /^TIME +PID PROCESS/);
     const row = table.stdout.find((l) => l.split(/\s+/)[1] === String(pid)) ?? '';
-    assert.match(row, new RegExp(`^\\[\\d+\\.\\d{6}\\] +${pid} dd +cgroup .* ${cg.kernelPath}$`));
+    assert.match(row, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z +${pid} dd +cgroup .* ${cg.kernelPath}$`));
     assert.ok(!table.stdout.some((l) => l.includes(String(forgedPid))));
 
     const [j, t] = await Promise.all([json.stop('SIGINT'), table.stop('SIGTERM')]);

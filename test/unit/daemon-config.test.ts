@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, parseListen, DEFAULT_CONFIG, ConfigError } from '../../src/daemon/config.js';
+import { parseConfig, parseListen, runtimeRootsOf, DEFAULT_CONFIG, ConfigError } from '../../src/daemon/config.js';
+import { DEFAULT_RUNTIME_ROOTS } from '../../src/runtime/roots.js';
 import { parseDuration } from '../../src/daemon/duration.js';
 import { globToRegExp, makeCgroupFilter } from '../../src/daemon/glob.js';
 
@@ -89,4 +90,19 @@ test('cgroup globs: * within a segment, ** across segments', () => {
   assert.ok(f('/batch'));
   assert.ok(!f('/process_api'));
   assert.ok(!f('/process_api/x'));
+});
+
+test("runtimes: the default directories below host_root, a directory given explicitly as it is", () => {
+  assert.deepEqual(runtimeRootsOf(DEFAULT_CONFIG.runtimes), DEFAULT_RUNTIME_ROOTS);
+  const c = parseConfig('runtimes: {host_root: /host, docker: /data/docker}\n', 'c.yml');
+  assert.deepEqual(runtimeRootsOf(c.runtimes), {
+    docker: '/data/docker',
+    dockerExec: '/host/run/docker',
+    containerdState: '/host/run/containerd',
+    containersStorage: '/host/var/lib/containers/storage',
+    containersRunRoot: '/host/run/containers/storage',
+    podLogs: '/host/var/log/pods',
+  });
+  assert.throws(() => parseConfig('runtimes: {dockre: /x}\n', 'c.yml'), /c\.yml: runtimes\.dockre: unknown setting; known: host_root, docker/);
+  assert.throws(() => parseConfig('runtimes: {pod_logs: var/log/pods}\n', 'c.yml'), /runtimes\.pod_logs: expected an absolute path/);
 });

@@ -10,6 +10,7 @@ import { parseKmsgRecord } from '../../src/kmsg/record.js';
 import type { KmsgEvent } from '../../src/kmsg/reader.js';
 import { KillPipeline, type KillLogReader } from '../../src/daemon/killPipeline.js';
 import { readState } from '../../src/daemon/state.js';
+import { parseRfc3339Us, readWallClockOffsetUs } from '../../src/kmsg/wallClock.js';
 
 const BOOT = '5c4b8f3e-0000-4000-8000-000000000001';
 const GRACE = 1000;
@@ -86,9 +87,13 @@ test('a kill read from the kernel log: state saved first, then counted and logge
     assert.equal(k['victim_cgroup'], '/batch');
     assert.equal(k['attributed_by'], 'kmsg');
     assert.equal(k['seq'], 24);
-    assert.deepEqual([k['cgroup_limit_bytes'], k['cgroup_usage_bytes'], k['cgroup_peak_bytes']], [64, 60, 66]);
+    // The limit is the report's (memory: ... limit 65536kB); usage and peak are the cgroup's now.
+    assert.deepEqual([k['cgroup_limit_bytes'], k['cgroup_usage_bytes'], k['cgroup_peak_bytes']], [65536 * 1024, 60, 66]);
     assert.equal(k['boot_id'], BOOT);
     assert.equal(typeof k['detected_mono_us'], 'number');
+    // kill_time: the record's kernel time (1040 µs) on this boot's wall clock.
+    const killUs = parseRfc3339Us(String(k['kill_time']));
+    assert.ok(killUs !== undefined && Math.abs(killUs - 1040 - readWallClockOffsetUs()) < 1_000_000, String(k['kill_time']));
     assert.deepEqual(stateAtKill, [24], 'the cursor past the kill was saved before the line was written');
     assert.equal(await metric(registry, 'oomwatch_oom_kills_total', { cgroup: '/batch' }), 1);
 
@@ -122,6 +127,31 @@ test('without the kernel log, a cgroup counts the processes killed, not the kern
     assert.deepEqual(lines.filter((l) => l['event'] === 'oom_kill_unexplained').map((l) => l['count']), [4]);
     assert.equal(p.health().kmsg.up, false);
     assert.equal(p.health().kmsg.error, 'disabled in the config (kmsg: false)');
+    await p.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an unexplained kill in a container's cgroup is named from the container's identity", async () => {
+  const { dir, registry, lines, log, roots } = setup();
+  try {
+    const id = 'e'.repeat(64);
+    const cgroup = `/kubepods/burstable/pod0f3c9a2e-5b7d-4c1e-9a8f-2d6e4b1c7a90/${id}`;
+    const identity = { runtime: 'containerd', namespace: 'shop', pod: 'web-0', pod_uid: '0f3c9a2e-5b7d-4c1e-9a8f-2d6e4b1c7a90', container: 'app', image: 'nginx:1', container_name: null, init_pid: 7 } as const;
+    const p = new KillPipeline({
+      roots, stateDir: join(dir, 'state'), graceMs: GRACE, registry, log, now: () => 0,
+      cgroups: { watches: () => true, sampleNow: () => undefined },
+      identities: { get: (c) => (c === id ? identity : undefined) },
+    });
+    p.restore();
+    await p.follow(false);
+    p.cgroupAdded(cgroup, false);
+    p.sampled(cgroup, sample({ ownOomKills: 1, ownKilledProcesses: 1 }), 0);
+    p.afterPoll(GRACE);
+    const line = lines.find((l) => l['event'] === 'oom_kill_unexplained');
+    assert.deepEqual([line?.['cgroup'], line?.['namespace'], line?.['pod'], line?.['container']], [cgroup, 'shop', 'web-0', 'app']);
+    assert.equal(await metric(registry, 'oomwatch_oom_kills_total', { cgroup, namespace: 'shop', pod: 'web-0', container: 'app', limit: '', main_process: '' }), 1);
     await p.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -50,7 +50,7 @@ test('the first save writes the whole state, later ones only what changed; readi
     assert.deepEqual(readdirSync(dir), ['state.jsonl']);
   }));
 
-test('a pending kill is journalled without the report\'s account (memory, stat block, candidates); candidates_total stays', () =>
+test('a pending kill is journalled without the report\'s long account (stat block, candidates); its memory line and candidates_total stay', () =>
   withDir((dir) => {
     const ledger = new KillLedger(1000);
     const stat = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`total_stat_${i}`, 1_000_000 + i]));
@@ -71,9 +71,10 @@ test('a pending kill is journalled without the report\'s account (memory, stat b
     const text = readFileSync(stateFile(dir), 'utf8');
     assert.ok(!text.includes('total_stat_') && !text.includes('"badness"'), text);
     const restored = readState(dir)?.ledger.pending ?? [];
-    assert.deepEqual(restored.map((e) => [e.pid, e.memory, e.memory_stat, e.candidates, e.candidates_total]), [
-      [9, null, null, null, 12],
-      [10, null, null, null, 12],
+    // The memory line is the limit that fired (the log line's cgroup_limit_bytes), kept for a restored kill.
+    assert.deepEqual(restored.map((e) => [e.pid, e.memory?.limit, e.memory_stat, e.candidates, e.candidates_total]), [
+      [9, 64 << 20, null, null, 12],
+      [10, 64 << 20, null, null, 12],
     ]);
     assert.equal(told.candidates?.length, 5, 'the event in memory keeps its account for its log line');
   }));

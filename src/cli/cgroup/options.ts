@@ -24,6 +24,11 @@ export function addParentOption(cmd: Command): Command {
   return cmd.option('--parent <path>', 'NAME is relative to this cgroup instead of the hierarchy root (e.g. a delegated subtree)');
 }
 
+/** `--host-root`: where the runtimes' files are read to name a container's cgroup (cgroup ls, show). */
+export function addHostRootOption(cmd: Command): Command {
+  return cmd.option('--host-root <dir>', "where the host's / is: the container runtimes' files are read below it to name containers (default /)");
+}
+
 export function addLimitOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--memory <size>', 'hard limit: v1 memory.limit_in_bytes, v2 memory.max').argParser(size('--memory')))

@@ -1,5 +1,5 @@
 /**
- * `oomwatch cgroup ...` (issue 2's contract) on a real cgroup v2 kernel, through the CLI exactly as
+ * `oomwatch cgroup ...` (the CLI's contract) on a real cgroup v2 kernel, through the CLI exactly as
  * a user runs it. PENDING: the file ends in `.pending.ts`, so it is compiled (type-checked) but the
  * harness does not run it (it runs `*.test.js`). Enable it when the v2 backend lands:
  *   git mv test/vm/suite/cgroup-v2.pending.ts test/vm/suite/cgroup-v2.test.ts
@@ -19,7 +19,7 @@ import {
 
 const MiB = 1024 * 1024;
 
-/** What `cgroup show --json` prints, as far as issue 2's contract fixes it. */
+/** What `cgroup show --json` prints, as far as the CLI's contract fixes it. */
 interface ShowJson {
   path: string;
   version: number;

@@ -3,12 +3,14 @@
  * cgroup's OOM kill is counted once, with the kernel's memory.events and PSI pressure exported for
  * it; a group kill (memory.oom.group) counts one kill per process; a cgroup made after the start is
  * discovered and a system OOM in it counted; a cgroup whose parent enables the memory controller
- * only later is polled from then on. One daemon for all (every node
+ * only later is polled from then on; a kill in a containerd container's cgroup is named from the
+ * container's task bundle in a runtime tree written under --host-root. One daemon for all (every node
  * start costs seconds under TCG); it serves on the guest's loopback (test/vm/init brings `lo` up).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startDaemon, sumMetric as sum, tempDir, type DaemonProcess, type Sample } from '../../helpers/daemon.js';
 import { until as waitUntil } from '../../helpers/until.js';
@@ -24,9 +26,13 @@ function until(d: DaemonProcess, what: string, cond: (s: Sample[]) => boolean, t
 
 test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a group kill, a discovered cgroup\'s system OOM', guest(), async (t) => {
   const state = tempDir('d2');
+  // The host's / for the runtimes' files: empty but for the bundle the naming subtest writes.
+  const host = join(state.dir, 'host');
+  mkdirSync(host);
   const d = await startDaemon({
     stateDir: state.dir,
     startTimeoutMs: 90_000,
+    args: ['--host-root', host],
     config: [
       'watch: {include: ["/d2-*", "/d2-*/**"]}',
       'cgroups:',
@@ -124,6 +130,47 @@ test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a g
       await d.waitForLog((l) => l.event === 'cgroup_memory_enabled' && l['cgroup'] === '/d2-late/child', 5_000, 'the log line saying so');
     });
 
+    await t.test('a kill in a containerd container (kubelet systemd layout) is named from its task bundle under --host-root', async () => {
+      const id = randomBytes(32).toString('hex');
+      const uid = '6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+      const pod = `d2-kube/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replace(/-/g, '_')}.slice`;
+      const cg = `${pod}/cri-containerd-${id}.scope`;
+      const init = spawnSleeper();
+      try {
+        // containerd's bundle as the CRI plugin writes it (test/fixtures/runtime has real ones).
+        const bundle = join(host, 'run', 'containerd', 'io.containerd.runtime.v2.task', 'k8s.io', id);
+        mkdirSync(bundle, { recursive: true });
+        writeFileSync(join(bundle, 'config.json'), JSON.stringify({
+          ociVersion: '1.0.2-dev',
+          annotations: {
+            'io.kubernetes.cri.container-type': 'container',
+            'io.kubernetes.cri.sandbox-name': 'web-0', 'io.kubernetes.cri.sandbox-namespace': 'shop',
+            'io.kubernetes.cri.sandbox-uid': uid, 'io.kubernetes.cri.container-name': 'app',
+            'io.kubernetes.cri.image-name': 'docker.io/library/busybox:1',
+          },
+        }));
+        writeFileSync(join(bundle, 'init.pid'), String(init.pid));
+        makeCg(cg, { 'memory.max': String(32 * MiB) });
+        writeFileSync(join(CGROUP2, cg, 'cgroup.procs'), String(init.pid));
+        // Polled means discovered: the daemon read the bundle when the cgroup appeared.
+        await until(d, 'the container\'s cgroup to be polled', (x) => sum(x, 'oomwatch_cgroup_memory_usage_bytes', { cgroup: `/${cg}` }) !== undefined);
+        const hog = spawnIn(cg, HOG);
+        assert.equal((await exited(hog)).signal, 'SIGKILL');
+        const line = await d.waitForLog((l) => l.event === 'oom_kill' && l['pid'] === hog.pid, 20_000, 'the kill\'s log line');
+        assert.deepEqual(
+          [line['victim_cgroup'], line['container_id'], line['pod_uid'], line['namespace'], line['pod'], line['container'], line['image']],
+          [`/${cg}`, id, uid, 'shop', 'web-0', 'app', 'docker.io/library/busybox:1'],
+        );
+        assert.equal(line['main_process'], false, 'dd is not the init process the bundle names');
+        assert.equal(line['limit'], 'container');
+        assert.equal(line['cgroup_limit_bytes'], 32 * MiB);
+        const s = await until(d, 'the named kill series', (x) => sum(x, 'oomwatch_oom_kills_total', { container_id: id }) === 1);
+        assert.equal(sum(s, 'oomwatch_oom_kills_total', { container_id: id, namespace: 'shop', pod: 'web-0', container: 'app', limit: 'container', main_process: 'false' }), 1);
+      } finally {
+        killAll([init]);
+      }
+    });
+
     assert.deepEqual(await d.stop('SIGTERM'), { code: 0, signal: null });
   } finally {
     d.child.kill('SIGKILL');
@@ -131,6 +178,7 @@ test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a g
     await removeTree('d2-group');
     await removeTree('d2-disc');
     await removeTree('d2-late');
+    await removeTree('d2-kube');
     state.remove();
   }
 });
