@@ -20,10 +20,12 @@
  *
  * Then a real OOM kill in another container of the same dockerd (busybox `dd bs=64M` under a 32M
  * limit, labelled as cri-dockerd labels a pod's container) is counted once in the oomwatch
- * container's /metrics and named (its cgroup /docker/<id>) in its `oom_kill` log line. The pod is
- * then replaced (stopped as the kubelet stops it, a new container on the same state directory): a
- * kill while no pod ran is counted once by the new pod, from the cursor on the host path, and the
- * first kill is not counted again.
+ * container's /metrics and named, in the series and in its `oom_kill` log line: its cgroup
+ * /docker/<id>, and its namespace, pod and container from the docker files the manifest mounts
+ * (the test's dockerd's, in place of /var/lib/docker). The pod is then replaced (stopped as the
+ * kubelet stops it, a new container on the same state directory): a kill while no pod ran is
+ * counted once by the new pod, from the cursor on the host path, and the first kill is not
+ * counted again.
  *
  * Where this host cannot do what a kubelet does, the test does the nearest thing and says so in a
  * diagnostic: privileged without the capabilities root's bounding set lacks (runc cannot grant
@@ -417,10 +419,12 @@ describe('the DaemonSet image (scripts/image), run as deploy/kubernetes/ runs it
       // The cgroup's gauges go when a poll finds it gone: the counters have had their say by then.
       return until(`oomwatch to see ${v.cgroup} gone`, () => scrape(pid), (s) => !seen(s, v.cgroup), { timeoutMs: 30_000, everyMs: 250 });
     };
-    const assertCountedOnce = (s: Sample[], v: { id: string; cgroup: string }) => {
+    /** One series at 1; `named`: with the names the pod read from the docker files the manifest mounts. */
+    const assertCountedOnce = (s: Sample[], v: { id: string; cgroup: string; pod: string }, named: boolean) => {
+      const names = (x: Sample) => (named ? [x.labels['namespace'], x.labels['pod'], x.labels['container']] : []);
       assert.deepEqual(
-        killsOf(s, v.cgroup).map((x) => [x.labels['runtime'], x.labels['container_id'], x.value]),
-        [['docker', v.id, 1]],
+        killsOf(s, v.cgroup).map((x) => [x.labels['runtime'], x.labels['container_id'], ...names(x), x.value]),
+        [['docker', v.id, ...(named ? ['shop', v.pod, 'app'] : []), 1]],
         `one kill of ${v.cgroup}:\n${s.filter((x) => x.name.includes('oom_kills')).map((x) => JSON.stringify(x)).join('\n')}`,
       );
       assert.equal(s.filter((x) => x.name === 'oomwatch_unexplained_oom_kills_total' && x.labels['cgroup'] === v.cgroup).length, 0);
@@ -435,10 +439,13 @@ describe('the DaemonSet image (scripts/image), run as deploy/kubernetes/ runs it
     assert.equal(health['cgroup']['mount'], join(String(container['args'].find((a: string) => a.startsWith('--cgroup-root='))).slice('--cgroup-root='.length), 'memory'));
     const v1 = await victim();
     t.diagnostic(`victim ${v1.cgroup}`);
-    assertCountedOnce(await killAndCount(pid1, v1), v1);
+    assertCountedOnce(await killAndCount(pid1, v1), v1, true);
     const lines = await killLines(first, v1.cgroup);
     assert.equal(lines.length, 1, `one oom_kill line for ${v1.cgroup}`);
-    assert.deepEqual([lines[0]!['process'], lines[0]!['runtime'], lines[0]!['container_id']], ['dd', 'docker', v1.id]);
+    assert.deepEqual(
+      [lines[0]!['process'], lines[0]!['runtime'], lines[0]!['container_id'], lines[0]!['namespace'], lines[0]!['pod'], lines[0]!['container']],
+      ['dd', 'docker', v1.id, 'shop', v1.pod, 'app'],
+    );
 
     // The kubelet replaces the pod: SIGTERM with the grace period, then a new container on the same
     // host path. A kill while no pod runs is read from the kmsg cursor in the state directory: counted
@@ -455,7 +462,7 @@ describe('the DaemonSet image (scripts/image), run as deploy/kubernetes/ runs it
     const second = `oomwatch-${randomBytes(4).toString('hex')}`;
     const pid2 = await startPod(second);
     const after2 = await until(`the replaced pod to count ${v2.cgroup}`, () => scrape(pid2), (x) => killsOf(x, v2.cgroup).length > 0, { timeoutMs: 30_000, everyMs: 250 });
-    assertCountedOnce(after2, v2);
+    assertCountedOnce(after2, v2, false);
     // The second kill comes after the first in the kernel log: once it is counted, the first was passed.
     assert.deepEqual(killsOf(after2, v1.cgroup), [], `the replaced pod does not count ${v1.cgroup} again`);
     assert.deepEqual(await killLines(second, v1.cgroup), []);
