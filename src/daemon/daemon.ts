@@ -18,6 +18,10 @@ import type { DaemonConfig } from './config.js';
 import { DeclaredCgroups } from './declaredCgroups.js';
 import { KillPipeline, type KillPipelineHealth } from './killPipeline.js';
 import { NearLimitWarner } from './nearLimit.js';
+import { EarlyWarner } from './earlyWarning.js';
+import { readEvidence } from './evidence.js';
+import { HookRunner } from './hooks.js';
+import type { OomKillEvent } from '../oom/event.js';
 import { CgroupPoller } from './poller.js';
 import { registerProcessMetrics } from './processMetrics.js';
 import { listenHttp, type HttpServer } from './server.js';
@@ -48,6 +52,10 @@ export class Daemon {
   private poller: CgroupPoller | null = null;
   private declared!: DeclaredCgroups;
   private warner!: NearLimitWarner;
+  private early!: EarlyWarner;
+  private hooks!: HookRunner;
+  /** The faster sampling of the cgroups in danger (EarlyWarner.inDanger), running only while there are any. */
+  private fastTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -76,18 +84,21 @@ export class Daemon {
     new Gauge({ name: 'oomwatch_build_info', help: 'oomwatch version and the cgroup layout it found', labelNames: ['version', 'cgroup_mode', 'memory_cgroup_version'] as const, registers: [registry] })
       .set({ version: VERSION, cgroup_mode: this.layout.mode, memory_cgroup_version: String(this.backend.version) }, 1);
     const runner = new CollectorRunner(registry, this.log);
+    this.hooks = new HookRunner(config.hooks, this.log, registry);
     const pipeline = (this.pipeline = new KillPipeline({
       roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now,
       cgroups: { watches: (p) => this.poller?.watches(p) ?? false, sampleNow: (p) => this.poller?.sampleNow(p) },
+      onKill: (e) => this.killed(e),
     }));
     this.warner = new NearLimitWarner(config.warn, this.log);
+    this.early = new EarlyWarner(config.early, this.backend.version, registry, this.log, (path) => this.evidence(path), (w) => this.hooks.run('warning', w));
     const poller = (this.poller = new CgroupPoller({
       backend: this.backend, watch: config.watch, registry, log: this.log, now, runner,
       hooks: {
         added: (path, initial) => pipeline.cgroupAdded(path, initial),
-        sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s)),
-        gone: (path) => (this.warner.forget(path), pipeline.cgroupGone(path)),
-        afterPoll: (now) => pipeline.afterPoll(now),
+        sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s), this.early.observe(path, s, now)),
+        gone: (path) => (this.warner.forget(path), this.early.forget(path), pipeline.cgroupGone(path)),
+        afterPoll: (now) => (pipeline.afterPoll(now), this.fastPoll()),
       },
     }));
     this.declared = new DeclaredCgroups(this.backend, registry, this.log, (path) => pipeline.kills.declare(path));
@@ -113,10 +124,53 @@ export class Daemon {
     if (next.pollIntervalMs !== this.config.pollIntervalMs) void this.poller?.every(next.pollIntervalMs);
     this.config = { ...next, listen: this.config.listen, stateDir: this.config.stateDir, kmsg: this.config.kmsg };
     this.warner.setThresholds(next.warn);
+    this.early.setConfig(next.early);
+    this.hooks.setConfig(next.hooks);
     this.declared.apply(next.cgroups);
     this.log.info({ event: 'config_reloaded', restart_needed: restartNeeded }, restartNeeded.length > 0 ? `config reloaded; ${restartNeeded.join(', ')} change(s) take effect after a restart` : 'config reloaded');
     // Cgroups newly included by the patterns are polled at once: the tree is rescanned now.
     void this.poller?.setWatch(next.watch);
+  }
+
+  /** The evidence of a warning or a kill in `path`, read now (evidence.ts). */
+  private evidence(path: string): ReturnType<typeof readEvidence> {
+    return readEvidence(this.backend.dir(path), this.opts.roots.proc, this.backend.version);
+  }
+
+  /**
+   * After a kill is counted and logged: the evidence left in its cgroup, and the kill hook, on a
+   * later turn of the event loop, so the next kernel log record is not held up.
+   */
+  private killed(e: OomKillEvent): void {
+    const cgroup = e.oom_cgroup ?? e.victim_cgroup;
+    setImmediate(() => {
+      const ev = cgroup === null ? null : this.evidence(cgroup);
+      const fields = { cgroup, pid: e.pid, process: e.process, seq: e.seq, victim_cgroup: e.victim_cgroup, oom_cgroup: e.oom_cgroup, unit: e.unit, container_id: e.container_id, pod_uid: e.pod_uid, anon_rss_kb: e.anon_rss_kb, oom_score_adj: e.oom_score_adj, ...ev };
+      this.log.info({ event: 'oom_kill_evidence', ...fields }, `evidence in cgroup ${cgroup ?? '(unknown)'} after the OOM kill of ${e.process} (pid ${e.pid})`);
+      this.hooks.run('kill', { event: 'oom_kill', ...fields });
+    });
+  }
+
+  /**
+   * Sample the cgroups in danger every fastPollMs between polls, so a warning is not held back by
+   * the poll interval; the timer runs only while some cgroup is in danger (no idle wakeups).
+   */
+  private fastPoll(): void {
+    const ms = this.config.early.fastPollMs;
+    const want = ms > 0 && ms < this.config.pollIntervalMs && this.early.inDanger().size > 0 && !this.stopped;
+    if (want && this.fastTimer === null) {
+      this.fastTimer = setInterval(() => {
+        const now = (this.opts.now ?? Date.now)();
+        for (const path of [...this.early.inDanger()]) {
+          const s = this.poller?.sampleNow(path);
+          if (s !== undefined) this.early.observe(path, s, now);
+        }
+        if (this.early.inDanger().size === 0) this.fastPoll();
+      }, ms);
+    } else if (!want && this.fastTimer !== null) {
+      clearInterval(this.fastTimer);
+      this.fastTimer = null;
+    }
   }
 
   health(): Health {
@@ -139,6 +193,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.fastTimer !== null) clearInterval(this.fastTimer);
+    this.hooks?.stop();
     await this.poller?.stop();
     await this.pipeline?.stop();
     await Promise.all([this.server?.close(), this.poller?.close()]);

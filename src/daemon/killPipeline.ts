@@ -47,6 +47,11 @@ export interface KillPipelineOptions {
   readonly cgroups: CgroupLookup;
   /** Milliseconds clock. */
   readonly now: () => number;
+  /**
+   * Called after each kill is counted and logged (the evidence and the kill hook): it must not
+   * block, the kill path runs on to the next record.
+   */
+  readonly onKill?: (event: OomKillEvent) => void;
   /** Opens the kernel log reader; openKmsgReader unless a test gives another. */
   readonly openReader?: (opts: KmsgReaderOptions) => Promise<KillLogReader>;
 }
@@ -255,6 +260,7 @@ export class KillPipeline {
           },
           `OOM kill: ${o.event.process} (pid ${o.event.pid}) in cgroup ${cg ?? '(unknown)'}`,
         );
+        this.opts.onKill?.(o.event);
       } else {
         this.kills.unexplainedKills(o.cgroup, o.count);
         this.log.warn(
