@@ -198,7 +198,7 @@ describe('deploy/prometheus/oomwatch-rules.yml in a real Prometheus', { timeout:
       (h) => h.every((x) => x.endsWith('=ok')),
       { timeoutMs: 30_000, everyMs: 250 },
     );
-    assert.equal(health.length, 9, health.join(' '));
+    assert.equal(health.length, 13, health.join(' '));
     assert.deepEqual(await s.query('ALERTS'), [], 'nothing fires without oomwatch series');
   });
 });
