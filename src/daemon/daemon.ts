@@ -56,6 +56,7 @@ export class Daemon {
   private hooks!: HookRunner;
   /** The faster sampling of the cgroups in danger (EarlyWarner.inDanger), running only while there are any. */
   private fastTimer: NodeJS.Timeout | null = null;
+  private readonly lastKillEvidence = new Map<string, { at: number; evidence: ReturnType<typeof readEvidence> }>();
   private stopped = false;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -138,13 +139,28 @@ export class Daemon {
   }
 
   /**
+   * A kill's evidence, read at most once a second per cgroup: in a storm (a hundred kills in one
+   * cgroup within a second) the kills after the first share its reading rather than walking /proc
+   * a hundred times between kernel log records.
+   */
+  private killEvidence(cgroup: string): ReturnType<typeof readEvidence> {
+    const now = performance.now();
+    const last = this.lastKillEvidence.get(cgroup);
+    if (last !== undefined && now - last.at < 1000) return last.evidence;
+    const evidence = this.evidence(cgroup);
+    this.lastKillEvidence.set(cgroup, { at: now, evidence });
+    if (this.lastKillEvidence.size > 64) for (const [k, v] of this.lastKillEvidence) if (now - v.at >= 1000) this.lastKillEvidence.delete(k);
+    return evidence;
+  }
+
+  /**
    * After a kill is counted and logged: the evidence left in its cgroup, and the kill hook, on a
    * later turn of the event loop, so the next kernel log record is not held up.
    */
   private killed(e: OomKillEvent): void {
     const cgroup = e.oom_cgroup ?? e.victim_cgroup;
     setImmediate(() => {
-      const ev = cgroup === null ? null : this.evidence(cgroup);
+      const ev = cgroup === null ? null : this.killEvidence(cgroup);
       const fields = { cgroup, pid: e.pid, process: e.process, seq: e.seq, victim_cgroup: e.victim_cgroup, oom_cgroup: e.oom_cgroup, unit: e.unit, container_id: e.container_id, pod_uid: e.pod_uid, anon_rss_kb: e.anon_rss_kb, oom_score_adj: e.oom_score_adj, ...ev };
       this.log.info({ event: 'oom_kill_evidence', ...fields }, `evidence in cgroup ${cgroup ?? '(unknown)'} after the OOM kill of ${e.process} (pid ${e.pid})`);
       this.hooks.run('kill', { event: 'oom_kill', ...fields });
