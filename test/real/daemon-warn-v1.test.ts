@@ -154,6 +154,30 @@ describe('early warnings on the real v1 kernel', realKernel(), () => {
       await exited(child);
     }
   });
+
+  test('a cgroup pinned at its limit, mostly unreclaimable and reclaiming cache: limit_reclaim, cleared when it stops', async () => {
+    const cg = cgroup('pinned', 64 * M);
+    const file = join(state.dir, 'pinned.bin');
+    // 40 MiB held by a process (unreclaimable: no swap), and a 40 MiB file re-read in a loop: the
+    // cache cannot all fit, so every re-read charges pages at the limit (memory.failcnt rises).
+    const hold = spawnInCgroup(cg.dir, [PYTHON, '-c', "import time; x = b'x' * (40 << 20); time.sleep(600)"]);
+    const loop = spawnInCgroup(cg.dir, ['/bin/sh', '-c', `dd if=/dev/zero of="${file}" bs=1M count=40 status=none; while :; do cat "${file}" > /dev/null; done`]);
+    try {
+      const w = await d.waitForLog((l) => l.event === 'limit_reclaim' && of(cg.path)(l), 40_000, 'the limit_reclaim line');
+      assert.equal(w['counter'], 'memory.failcnt');
+      assert.ok((w['reclaims_per_second'] as number) >= 1);
+      assert.ok((w['unreclaimable_ratio'] as number) >= 0.5, `most of the limit is unreclaimable: ${String(w['unreclaimable_ratio'])}`);
+      assert.equal(await d.metric('oomwatch_cgroup_memory_warning', { cgroup: cg.path, signal: 'limit_reclaim' }), 1);
+      assert.deepEqual(d.logs.filter((l) => l.event === 'oom_predicted' && of(cg.path)(l)), [], 'nothing grows: no prediction');
+    } finally {
+      loop.kill('SIGKILL');
+      await exited(loop);
+    }
+    await d.waitForLog((l) => l.event === 'limit_reclaim_cleared' && of(cg.path)(l), 30_000, 'limit_reclaim_cleared');
+    assert.equal(await d.metric('oomwatch_cgroup_memory_warning', { cgroup: cg.path, signal: 'limit_reclaim' }), undefined);
+    hold.kill('SIGKILL');
+    await exited(hold);
+  });
 });
 
 describe('a hook that hangs on the real v1 kernel', realKernel(), () => {
