@@ -78,7 +78,7 @@ describe('early warnings on the real v1 kernel', realKernel(), () => {
     const { pid, killedAt } = await leakUntilKilled(cg.dir);
     const warning = await d.waitForLog((l) => l.event === 'oom_predicted' && of(cg.path)(l), 5_000, 'the oom_predicted line');
     const lead = killedAt - (warning['time'] as number);
-    t.diagnostic(`warned ${lead} ms before the kill, ${String(warning['seconds_to_limit'])} s predicted`);
+    t.diagnostic(`warned ${lead} ms before the kill, ${String(warning['seconds_to_limit'])} s predicted, from ${String(warning['trend_samples'])} samples over ${String(warning['trend_span_s'])} s`);
     assert.ok(lead >= 3000, `warned ${lead} ms before the kill: ${JSON.stringify(warning)}`);
     assert.equal(warning['limit_bytes'], 64 * M);
     assert.ok((warning['seconds_to_limit'] as number) <= 30, 'within the default horizon');
