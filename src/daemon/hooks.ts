@@ -34,7 +34,8 @@ interface Job {
 }
 
 export class HookRunner {
-  private readonly running = new Set<ChildProcess>();
+  /** The hooks running, with their kind. */
+  private readonly running = new Map<ChildProcess, HookKind>();
   private readonly queue: Job[] = [];
   private readonly runs: Counter<'hook' | 'result'>;
   private stopped = false;
@@ -88,7 +89,7 @@ export class HookRunner {
       this.finish(kind, spec, 'error', t0, { err: String(err) });
       return;
     }
-    this.running.add(child);
+    this.running.set(child, kind);
     const out = { stdout: '', stderr: '' };
     child.stdout?.on('data', (b: Buffer) => (out.stdout = (out.stdout + b.toString('utf8')).slice(-OUTPUT_BYTES)));
     child.stderr?.on('data', (b: Buffer) => (out.stderr = (out.stderr + b.toString('utf8')).slice(-OUTPUT_BYTES)));
@@ -98,7 +99,7 @@ export class HookRunner {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child);
+      this.killGroup(kind, child);
     }, spec.timeoutMs);
     let done = false;
     const end = (result: HookResult, extra: Record<string, unknown>) => {
@@ -132,17 +133,19 @@ export class HookRunner {
   stop(): void {
     this.stopped = true;
     this.queue.length = 0;
-    for (const c of this.running) killGroup(c);
+    for (const [c, kind] of this.running) this.killGroup(kind, c);
   }
-}
 
-/** SIGKILL the hook's process group (the hook leads it: spawned detached). */
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch (err) {
-    // ESRCH: the group is gone already.
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  /** SIGKILL the hook's process group (the hook leads it: spawned detached). Never throws: it runs from a timer. */
+  private killGroup(kind: HookKind, child: ChildProcess): void {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch (err) {
+      // ESRCH: the group is gone already.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
+        this.log.error({ event: 'hook_kill_failed', hook: kind, pid: child.pid, err: String(err) }, `cannot kill the ${kind} hook's process group ${child.pid}: ${String(err)}`);
+      }
+    }
   }
 }

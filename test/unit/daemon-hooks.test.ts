@@ -96,3 +96,15 @@ test('config: warn keys of the early warner and hooks, with errors that name the
     assert.throws(() => parseConfig(text, 'c.yml'), re, text);
   }
 });
+
+test('a hook whose command does not exist is reported as an error, and the next one still runs', async () => {
+  const { runner, lines, count } = rig({ warning: { argv: ['/nonexistent/oomwatch-hook'], timeoutMs: 5000 }, maxConcurrent: 1 });
+  runner.run('warning', { cgroup: '/a' });
+  runner.run('warning', { cgroup: '/b' });
+  await until('two failed runs', () => lines.filter((l) => l['event'] === 'hook_failed').length, (n) => n === 2);
+  const l = lines.find((x) => x['event'] === 'hook_failed');
+  assert.equal(l?.['result'], 'error');
+  assert.match(String(l?.['err']), /ENOENT/);
+  assert.equal(await count('warning', 'error'), 2);
+  assert.equal(runner.active, 0);
+});
