@@ -41,6 +41,7 @@ export async function benchWarn({ quick }: { quick: boolean }): Promise<BenchOut
   try {
     const runs = quick ? 3 : 7;
     const leads: number[] = [];
+    const nearLeads: number[] = [];
     for (let i = 0; i < runs; i++) {
       const from = d.logs.length;
       const c = inCgroup(leak.dir, ['/usr/bin/python3', '-c', LEAK, '8']);
@@ -53,6 +54,8 @@ export async function benchWarn({ quick }: { quick: boolean }): Promise<BenchOut
       await sleep(1500);
       const w = d.logs.slice(from).find((l) => l.event === 'oom_predicted' && l['cgroup'] === leak.path);
       leads.push(w === undefined ? 0 : (killedAt - (w['time'] as number)) / 1000);
+      const near = d.logs.slice(from).find((l) => l.event === 'near_limit' && l['cgroup'] === leak.path);
+      if (near !== undefined) nearLeads.push((killedAt - (near['time'] as number)) / 1000);
       console.log(`   leak ${i + 1}: killed ${((killedAt - startedAt) / 1000).toFixed(1)} s after its start, ${w === undefined ? 'never warned' : `warned ${((killedAt - (w['time'] as number)) / 1000).toFixed(2)} s before (${String(w['seconds_to_limit'])} s predicted)`}`);
       // The prediction clears once the trend stops; the next leak starts from a quiet cgroup.
       await sleep(2500);
@@ -76,6 +79,7 @@ export async function benchWarn({ quick }: { quick: boolean }): Promise<BenchOut
       method: [
         `daemon on its defaults (poll 1 s, horizon 30 s, trend window 10 s, cgroups in danger sampled every 100 ms); cgroups ${leak.path} and ${cache.path}, 64 MiB each`,
         `leak: python3 allocating and touching 8 MiB/s until OOM-killed, ${runs} times; lead = the leak's SIGKILL as its parent saw it − the oom_predicted line's time; leads: ${leads.map((x) => x.toFixed(2)).join(', ')} s`,
+        `the working-set warning near_limit for the same leaks, measured the same way: ${nearLeads.length === 0 ? 'never logged' : `${nearLeads.map((x) => x.toFixed(2)).join(', ')} s before the kill (${nearLeads.length} of ${runs})`}`,
         `page cache: a 56 MiB file written at 8 MiB/s in the cgroup, then re-read with cat for the rest of ${seconds} s; usage at the end ${usage === undefined ? '?' : (usage / M).toFixed(1)} MiB; early warnings logged: ${falseAlarms} (the working-set warning near_limit, for comparison: ${nearLimit})`,
       ],
     };
