@@ -46,8 +46,8 @@ export interface TrendFit {
 
 /**
  * A series of (time s, bytes) with an ordinary least-squares slope over the last `windowS`
- * seconds (at most `maxSamples`). Resets on a drop larger than `resetDropBytes`, and on time
- * going backwards.
+ * seconds (at most `maxSamples`), from the last minimum in them on. Resets on a drop larger than
+ * `resetDropBytes`, and on time going backwards.
  */
 export class Trend {
   private readonly t: number[] = [];
@@ -81,19 +81,26 @@ export class Trend {
 
   /** The fit, or undefined while there are too few samples or too short a span. */
   fit(): TrendFit | undefined {
-    const n = this.t.length;
+    // The fit starts at the window's last minimum: a leak that begins after a flat stretch is fitted
+    // from its start, not diluted by the flat samples before it (which would halve its slope and
+    // delay the warning by seconds). Jitter smaller than minRiseBytes still never grows.
+    let from = 0;
+    for (let i = 1; i < this.v.length; i++) if ((this.v[i] as number) <= (this.v[from] as number)) from = i;
+    // A series at its minimum now (flat, or falling) keeps minSamples: the fit says it is not growing.
+    from = Math.max(0, Math.min(from, this.v.length - this.o.minSamples));
+    const n = this.t.length - from;
     if (n < this.o.minSamples) return undefined;
-    const t0 = this.t[0] as number;
-    const spanS = (this.t[n - 1] as number) - t0;
+    const t0 = this.t[from] as number;
+    const spanS = (this.t[this.t.length - 1] as number) - t0;
     if (spanS < this.o.minSpanS) return undefined;
     let st = 0, sv = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < this.t.length; i++) {
       st += (this.t[i] as number) - t0;
       sv += this.v[i] as number;
     }
     const mt = st / n, mv = sv / n;
     let stt = 0, stv = 0, svv = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < this.t.length; i++) {
       const dt = (this.t[i] as number) - t0 - mt;
       const dv = (this.v[i] as number) - mv;
       stt += dt * dt;

@@ -51,6 +51,21 @@ test('a drop resets the trend; a flat or jittery series is not growing', () => {
   assert.equal(slow.fit()?.growing, false);
 });
 
+test('a leak that starts after a flat stretch is fitted from its start, at its own slope', () => {
+  const tr = new Trend();
+  for (let t = 0; t < 5; t++) tr.add(t, 0);
+  tr.add(5, 8 * M);
+  tr.add(6, 16 * M);
+  const fit = tr.fit();
+  assert.equal(fit?.samples, 3, 'from the last flat sample on');
+  assert.equal(fit.slope, 8 * M, 'not diluted by the flat samples before');
+  assert.equal(secondsToLimit(fit, 16 * M, 64 * M), 6);
+  // A dip inside a rise that stays above the window's start is no new start.
+  const dip = new Trend();
+  [10, 12, 14, 13.5, 16, 18].forEach((m, i) => dip.add(i, m * M));
+  assert.equal(dip.fit()?.samples, 6);
+});
+
 test('time going backwards restarts the series', () => {
   const tr = new Trend();
   for (let t = 0; t < 5; t++) tr.add(t, t * 8 * M);
