@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchParse } from './parse.js';
 import { benchPoll } from './poll.js';
+import { benchWarn } from './warn.js';
 import { benchCliStart, benchParseCli } from './cli.js';
 import { fdUse, launch, measureCpuRss, measureDetect, measureScrape, measureStorm, waitMetricsHold, waitWatched } from './daemon.js';
 import { sweepFloor, V1_EMPTY_CGROUP_FILES } from './lib/sweepFloor.js';
@@ -37,6 +38,8 @@ export const KEYS = [
   'daemon_cpu_percent_10k',
   'daemon_rss_mb_10k',
   'daemon_ready_s_10k',
+  'warn_lead_time_s',
+  'warn_false_alarms',
 ] as const;
 
 /** Keys measured without root. */
@@ -88,6 +91,7 @@ if (!isRoot() || !hasV1Memory()) {
         await cleanup();
       }
     }
+    if (want('warn_lead_time_s', 'warn_false_alarms')) put('warn_lead_time_s, warn_false_alarms', await benchWarn({ quick }));
     if (want('scrape_ms_10k', 'daemon_cpu_percent_10k', 'daemon_rss_mb_10k', 'daemon_ready_s_10k')) {
       const c0 = Date.now();
       const k10 = [...k1, ...makeCgroups('k1', 9000, 1000)];

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import type { MemoryEvents } from './files/memoryEvents.js';
 import type { MemoryPressure } from './files/memoryPressure.js';
-import { memoryStatValue } from './files/memoryStat.js';
 
 /** One poll of a memory cgroup, v2 vocabulary (see CgroupStats for the meaning of each field). */
 export interface MemorySample {
@@ -26,6 +25,12 @@ export interface MemorySample {
    */
   readonly ownKilledProcesses: number | null;
   readonly pressure: MemoryPressure | null;
+  /**
+   * The memory.stat text read for this sample (for the working set), null when it was not read
+   * (usage 0): the early warner takes the few keys it needs from it, for the cgroups under a limit
+   * only, without a second read.
+   */
+  readonly stat: string | null;
 }
 
 /** Reads one cgroup's memory files at each poll; `close()` gives its descriptors back. */
@@ -140,13 +145,12 @@ export class CgroupFileReader {
   }
 
   /**
-   * Inactive file pages from memory.stat (`key`: v1 total_inactive_file, v2 inactive_file), for
-   * the working set. An empty cgroup (usage 0) has a working set of 0 whatever memory.stat says,
-   * so the file, by far the dearest to generate (≈ 4–8 µs of kernel time, the others ≈ 1–2 µs),
-   * is not read then.
+   * memory.stat's text, for the working set (inactive file pages) and the early warner. An empty
+   * cgroup (usage 0) has a working set of 0 whatever memory.stat says, so the file, by far the
+   * dearest to generate (≈ 4–8 µs of kernel time, the others ≈ 1–2 µs), is not read then (null).
    */
-  inactiveFile(current: number, key: 'total_inactive_file' | 'inactive_file'): number {
-    return current === 0 ? 0 : (memoryStatValue(this.must('memory.stat'), key) ?? 0);
+  memoryStat(current: number): string | null {
+    return current === 0 ? null : this.must('memory.stat');
   }
 
   close(): void {

@@ -7,6 +7,46 @@ import { parseSize } from '../cgroup/size.js';
 import { runtimeRootsUnder, type RuntimeRoots } from '../runtime/roots.js';
 import { parseDuration } from './duration.js';
 
+/** The early warner's settings (earlyWarning.ts), from the `warn:` section. */
+export interface EarlyWarnConfig {
+  /** Warn when the trend reaches the limit within this many seconds. */
+  readonly horizonS: number;
+  /** The prediction clears past horizonS × (1 + hysteresis). */
+  readonly hysteresis: number;
+  /** The trend's window (seconds). */
+  readonly trendWindowS: number;
+  /** How often a cgroup in danger is sampled between polls (ms; 0: only at the poll). */
+  readonly fastPollMs: number;
+  readonly pressure: { readonly kind: 'some' | 'full'; readonly avg10: number; readonly forS: number };
+  readonly limitReclaim: { readonly perSecond: number; readonly forS: number; readonly unreclaimableRatio: number };
+}
+
+export const DEFAULT_EARLY_WARN: EarlyWarnConfig = Object.freeze<EarlyWarnConfig>({
+  horizonS: 30,
+  hysteresis: 0.5,
+  trendWindowS: 10,
+  fastPollMs: 100,
+  pressure: { kind: 'some', avg10: 20, forS: 10 },
+  limitReclaim: { perSecond: 1, forS: 10, unreclaimableRatio: 0.5 },
+});
+
+/** Hooks (hooks.ts), the `hooks:` section. */
+export type HookKind = 'warning' | 'kill';
+
+export interface HookSpec {
+  readonly argv: readonly [string, ...string[]];
+  readonly timeoutMs: number;
+}
+
+export interface HooksConfig {
+  readonly warning: HookSpec | null;
+  readonly kill: HookSpec | null;
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
+}
+
+export const DEFAULT_HOOKS: HooksConfig = Object.freeze({ warning: null, kill: null, maxConcurrent: 4, maxQueued: 64 });
+
 /** A cgroup the daemon owns: created and configured at start and on every config change. */
 export interface DeclaredCgroup {
   /** Kernel form, `/batch/worker-1`. */
@@ -24,6 +64,10 @@ export interface DaemonConfig {
   readonly watch: { readonly include: readonly string[]; readonly exclude: readonly string[] };
   /** Log a warning when working set / limit crosses `ratio`; re-arm below `ratio - hysteresis`. */
   readonly warn: { readonly workingSetRatio: number; readonly hysteresis: number };
+  /** The early warnings (horizon, trend window, pressure and reclaim rules), from the same `warn:` section. */
+  readonly early: EarlyWarnConfig;
+  /** Commands run on a warning and on a kill. */
+  readonly hooks: HooksConfig;
   /** Follow /dev/kmsg for OOM reports (off: kernel counters only). */
   readonly kmsg: boolean;
   /** Where the container runtimes' files are read: the default directories below `hostRoot`, or each as given. */
@@ -61,6 +105,8 @@ export const DEFAULT_CONFIG: DaemonConfig = Object.freeze({
   cgroups: [],
   watch: { include: ['/**'], exclude: [] },
   warn: { workingSetRatio: 0.9, hysteresis: 0.05 },
+  early: DEFAULT_EARLY_WARN,
+  hooks: DEFAULT_HOOKS,
   kmsg: true,
   runtimes: { hostRoot: '/', roots: {} },
 });
@@ -80,7 +126,9 @@ export function parseListen(text: string, what = 'listen'): { host: string; port
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-const TOP_KEYS = ['listen', 'poll_interval', 'state_dir', 'log_level', 'cgroups', 'watch', 'warn', 'kmsg', 'runtimes'] as const;
+const TOP_KEYS = ['listen', 'poll_interval', 'state_dir', 'log_level', 'cgroups', 'watch', 'warn', 'kmsg', 'runtimes', 'hooks'] as const;
+const WARN_KEYS = ['working_set_ratio', 'hysteresis', 'horizon', 'prediction_hysteresis', 'trend_window', 'fast_poll_interval', 'pressure', 'limit_reclaim'] as const;
+const HOOK_KEYS = ['warning', 'kill', 'max_concurrent', 'max_queued'] as const;
 const CGROUP_KEYS = ['name', 'memory', 'memory_high', 'memory_low', 'swap', 'oom_group', 'oom_kill'] as const;
 
 type Obj = Record<string, unknown>;
@@ -112,7 +160,7 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
   const strList = (path: string, v: unknown): string[] =>
     Array.isArray(v) ? v.map((x, i) => str(`${path}[${i}]`, x)) : fail(path, 'expected a list of strings');
 
-  let { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, kmsg, runtimes } = base;
+  let { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, early, hooks, kmsg, runtimes } = base;
   if (raw['listen'] !== undefined) listen = wrap('listen', () => parseListen(str('listen', raw['listen'])));
   if (raw['poll_interval'] !== undefined) pollIntervalMs = wrap('poll_interval', () => parseDuration(str('poll_interval', raw['poll_interval'])));
   if (raw['state_dir'] !== undefined) stateDir = str('state_dir', raw['state_dir']);
@@ -151,17 +199,58 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
     }
     runtimes = { hostRoot: abs('host_root') ?? runtimes.hostRoot, roots };
   }
+  const mapping = (path: string, v: unknown, keys: readonly string[]): Obj => {
+    if (!isObj(v)) return fail(path, `expected a mapping with ${keys.join(', ')}`);
+    for (const k of Object.keys(v)) if (!keys.includes(k)) fail(`${path}.${k}`, `unknown setting; known: ${keys.join(', ')}`);
+    return v;
+  };
+  const number = (path: string, v: unknown, lo: number, hi: number, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !(v > lo && v <= hi)) return fail(path, `expected a number in (${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const duration = (path: string, v: unknown, dflt: number): number => (v === undefined ? dflt : wrap(path, () => parseDuration(str(path, v))));
   if (raw['warn'] !== undefined) {
-    const w = raw['warn'];
-    if (!isObj(w)) return fail('warn', 'expected a mapping with working_set_ratio and hysteresis');
-    const num = (k: string, lo: number, hi: number, dflt: number) => {
-      const v = w[k];
+    const w = mapping('warn', raw['warn'], WARN_KEYS);
+    warn = { workingSetRatio: number('warn.working_set_ratio', w['working_set_ratio'], 0, 1, warn.workingSetRatio), hysteresis: number('warn.hysteresis', w['hysteresis'], 0, 1, warn.hysteresis) };
+    const p = w['pressure'] === undefined ? {} : mapping('warn.pressure', w['pressure'], ['kind', 'avg10', 'for']);
+    const kind = p['kind'] === undefined ? early.pressure.kind : str('warn.pressure.kind', p['kind']);
+    if (kind !== 'some' && kind !== 'full') fail('warn.pressure.kind', `${JSON.stringify(kind)} is not some or full`);
+    const r = w['limit_reclaim'] === undefined ? {} : mapping('warn.limit_reclaim', w['limit_reclaim'], ['per_second', 'for', 'unreclaimable_ratio']);
+    const fast = w['fast_poll_interval'];
+    early = {
+      horizonS: duration('warn.horizon', w['horizon'], early.horizonS * 1000) / 1000,
+      hysteresis: number('warn.prediction_hysteresis', w['prediction_hysteresis'], 0, 10, early.hysteresis),
+      trendWindowS: duration('warn.trend_window', w['trend_window'], early.trendWindowS * 1000) / 1000,
+      // 0 (the number or "0s") turns the faster sampling of cgroups in danger off.
+      fastPollMs: fast === 0 || fast === '0s' ? 0 : duration('warn.fast_poll_interval', fast, early.fastPollMs),
+      pressure: { kind: kind as 'some' | 'full', avg10: number('warn.pressure.avg10', p['avg10'], 0, 100, early.pressure.avg10), forS: duration('warn.pressure.for', p['for'], early.pressure.forS * 1000) / 1000 },
+      limitReclaim: {
+        perSecond: number('warn.limit_reclaim.per_second', r['per_second'], 0, 1e9, early.limitReclaim.perSecond),
+        forS: duration('warn.limit_reclaim.for', r['for'], early.limitReclaim.forS * 1000) / 1000,
+        unreclaimableRatio: number('warn.limit_reclaim.unreclaimable_ratio', r['unreclaimable_ratio'], 0, 1, early.limitReclaim.unreclaimableRatio),
+      },
+    };
+    if (early.trendWindowS < 1) fail('warn.trend_window', 'must be at least 1s (the trend needs samples spanning 1 s)');
+  }
+  if (raw['hooks'] !== undefined) {
+    const h = mapping('hooks', raw['hooks'], HOOK_KEYS);
+    const spec = (k: 'warning' | 'kill'): HookSpec | null => {
+      const v = h[k];
+      if (v === undefined) return hooks[k];
+      if (v === null) return null;
+      const m = mapping(`hooks.${k}`, v, ['argv', 'timeout']);
+      const argv = strList(`hooks.${k}.argv`, m['argv']);
+      if (argv.length === 0 || argv[0] === '') return fail(`hooks.${k}.argv`, 'expected the command and its arguments, e.g. [/usr/local/bin/page, --team, infra]');
+      return { argv: argv as [string, ...string[]], timeoutMs: duration(`hooks.${k}.timeout`, m['timeout'], 10_000) };
+    };
+    const int = (k: string, dflt: number): number => {
+      const v = h[k];
       if (v === undefined) return dflt;
-      if (typeof v !== 'number' || !(v > lo && v <= hi)) return fail(`warn.${k}`, `expected a number in (${lo}, ${hi}], got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < (k === 'max_queued' ? 0 : 1)) return fail(`hooks.${k}`, `expected a whole number${k === 'max_queued' ? '' : ' ≥ 1'}, got ${JSON.stringify(v)}`);
       return v;
     };
-    for (const k of Object.keys(w)) if (k !== 'working_set_ratio' && k !== 'hysteresis') fail(`warn.${k}`, 'unknown setting; known: working_set_ratio, hysteresis');
-    warn = { workingSetRatio: num('working_set_ratio', 0, 1, warn.workingSetRatio), hysteresis: num('hysteresis', 0, 1, warn.hysteresis) };
+    hooks = { warning: spec('warning'), kill: spec('kill'), maxConcurrent: int('max_concurrent', hooks.maxConcurrent), maxQueued: int('max_queued', hooks.maxQueued) };
   }
   if (raw['cgroups'] !== undefined) {
     const list = raw['cgroups'];
@@ -204,7 +293,7 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
     });
   }
   if (warn.hysteresis >= warn.workingSetRatio) fail('warn.hysteresis', 'must be smaller than warn.working_set_ratio');
-  return { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, kmsg, runtimes };
+  return { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, early, hooks, kmsg, runtimes };
 }
 
 /**

@@ -20,6 +20,10 @@ import { ContainerIdentities } from './identities.js';
 import { DeclaredCgroups } from './declaredCgroups.js';
 import { KillPipeline, type KillPipelineHealth } from './killPipeline.js';
 import { NearLimitWarner } from './nearLimit.js';
+import { EarlyWarner } from './earlyWarning.js';
+import { readEvidence } from './evidence.js';
+import { HookRunner } from './hooks.js';
+import type { OomKillEvent } from '../oom/event.js';
 import { CgroupPoller } from './poller.js';
 import { registerProcessMetrics } from './processMetrics.js';
 import { listenHttp, type HttpServer } from './server.js';
@@ -51,6 +55,11 @@ export class Daemon {
   private declared!: DeclaredCgroups;
   private warner!: NearLimitWarner;
   private identities!: ContainerIdentities;
+  private early!: EarlyWarner;
+  private hooks!: HookRunner;
+  /** The faster sampling of the cgroups in danger (EarlyWarner.inDanger), running only while there are any. */
+  private fastTimer: NodeJS.Timeout | null = null;
+  private readonly lastKillEvidence = new Map<string, { at: number; evidence: ReturnType<typeof readEvidence> }>();
   private stopped = false;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -82,18 +91,21 @@ export class Daemon {
     const identities = (this.identities = new ContainerIdentities({
       roots: runtimeRootsOf(config.runtimes), retentionMs: KILL_SERIES_RETENTION_MS, registry, log: this.log, now,
     }));
+    this.hooks = new HookRunner(config.hooks, this.log, registry);
     const pipeline = (this.pipeline = new KillPipeline({
       roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now, identities,
       cgroups: { watches: (p) => this.poller?.watches(p) ?? false, sampleNow: (p) => this.poller?.sampleNow(p) },
+      onKill: (e) => this.killed(e),
     }));
     this.warner = new NearLimitWarner(config.warn, this.log);
+    this.early = new EarlyWarner(config.early, this.backend.version, registry, this.log, (path) => this.evidence(path), (w) => this.hooks.run('warning', w));
     const poller = (this.poller = new CgroupPoller({
       backend: this.backend, watch: config.watch, registry, log: this.log, now, runner,
       hooks: {
         added: (path, initial) => (identities.added(path), pipeline.cgroupAdded(path, initial)),
-        sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s)),
-        gone: (path) => (this.warner.forget(path), pipeline.cgroupGone(path), identities.gone(path)),
-        afterPoll: (now) => (identities.refresh(), pipeline.afterPoll(now)),
+        sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s), this.early.observe(path, s, now)),
+        gone: (path) => (this.warner.forget(path), this.early.forget(path), pipeline.cgroupGone(path), identities.gone(path)),
+        afterPoll: (now) => (identities.refresh(), pipeline.afterPoll(now), this.fastPoll()),
       },
     }));
     this.declared = new DeclaredCgroups(this.backend, registry, this.log, (path) => pipeline.kills.declare(path));
@@ -120,10 +132,68 @@ export class Daemon {
     this.config = { ...next, listen: this.config.listen, stateDir: this.config.stateDir, kmsg: this.config.kmsg };
     this.warner.setThresholds(next.warn);
     this.identities.setRoots(runtimeRootsOf(next.runtimes));
+    this.early.setConfig(next.early);
+    this.hooks.setConfig(next.hooks);
     this.declared.apply(next.cgroups);
     this.log.info({ event: 'config_reloaded', restart_needed: restartNeeded }, restartNeeded.length > 0 ? `config reloaded; ${restartNeeded.join(', ')} change(s) take effect after a restart` : 'config reloaded');
     // Cgroups newly included by the patterns are polled at once: the tree is rescanned now.
     void this.poller?.setWatch(next.watch);
+  }
+
+  /** The evidence of a warning or a kill in `path`, read now (evidence.ts). */
+  private evidence(path: string): ReturnType<typeof readEvidence> {
+    return readEvidence(this.backend.dir(path), this.opts.roots.proc, this.backend.version);
+  }
+
+  /**
+   * A kill's evidence, read at most once a second per cgroup: in a storm (a hundred kills in one
+   * cgroup within a second) the kills after the first share its reading rather than walking /proc
+   * a hundred times between kernel log records.
+   */
+  private killEvidence(cgroup: string): ReturnType<typeof readEvidence> {
+    const now = performance.now();
+    const last = this.lastKillEvidence.get(cgroup);
+    if (last !== undefined && now - last.at < 1000) return last.evidence;
+    const evidence = this.evidence(cgroup);
+    this.lastKillEvidence.set(cgroup, { at: now, evidence });
+    if (this.lastKillEvidence.size > 64) for (const [k, v] of this.lastKillEvidence) if (now - v.at >= 1000) this.lastKillEvidence.delete(k);
+    return evidence;
+  }
+
+  /**
+   * After a kill is counted and logged: the evidence left in its cgroup, and the kill hook, on a
+   * later turn of the event loop, so the next kernel log record is not held up.
+   */
+  private killed(e: OomKillEvent): void {
+    const cgroup = e.oom_cgroup ?? e.victim_cgroup;
+    setImmediate(() => {
+      const ev = cgroup === null ? null : this.killEvidence(cgroup);
+      const fields = { cgroup, pid: e.pid, process: e.process, seq: e.seq, victim_cgroup: e.victim_cgroup, oom_cgroup: e.oom_cgroup, unit: e.unit, container_id: e.container_id, pod_uid: e.pod_uid, anon_rss_kb: e.anon_rss_kb, oom_score_adj: e.oom_score_adj, ...ev };
+      this.log.info({ event: 'oom_kill_evidence', ...fields }, `evidence in cgroup ${cgroup ?? '(unknown)'} after the OOM kill of ${e.process} (pid ${e.pid})`);
+      this.hooks.run('kill', { event: 'oom_kill', ...fields });
+    });
+  }
+
+  /**
+   * Sample the cgroups in danger every fastPollMs between polls, so a warning is not held back by
+   * the poll interval; the timer runs only while some cgroup is in danger (no idle wakeups).
+   */
+  private fastPoll(): void {
+    const ms = this.config.early.fastPollMs;
+    const want = ms > 0 && ms < this.config.pollIntervalMs && this.early.inDanger().size > 0 && !this.stopped;
+    if (want && this.fastTimer === null) {
+      this.fastTimer = setInterval(() => {
+        const now = (this.opts.now ?? Date.now)();
+        for (const path of [...this.early.inDanger()]) {
+          const s = this.poller?.sampleNow(path);
+          if (s !== undefined) this.early.observe(path, s, now);
+        }
+        if (this.early.inDanger().size === 0) this.fastPoll();
+      }, ms);
+    } else if (!want && this.fastTimer !== null) {
+      clearInterval(this.fastTimer);
+      this.fastTimer = null;
+    }
   }
 
   health(): Health {
@@ -146,6 +216,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.fastTimer !== null) clearInterval(this.fastTimer);
+    this.hooks?.stop();
     await this.poller?.stop();
     await this.pipeline?.stop();
     await Promise.all([this.server?.close(), this.poller?.close()]);

@@ -53,6 +53,11 @@ export interface KillPipelineOptions {
   readonly now: () => number;
   /** Container identities by container id: a lookup, no I/O (identities.ts). None: names stay null. */
   readonly identities?: { get(containerId: string | null): ContainerIdentity | undefined };
+  /**
+   * Called after each kill is counted and logged (the evidence and the kill hook): it must not
+   * block, the kill path runs on to the next record.
+   */
+  readonly onKill?: (event: OomKillEvent) => void;
   /** Opens the kernel log reader; openKmsgReader unless a test gives another. */
   readonly openReader?: (opts: KmsgReaderOptions) => Promise<KillLogReader>;
 }
@@ -294,6 +299,7 @@ export class KillPipeline {
           },
           `OOM kill: ${event.process} (pid ${event.pid}) in ${where(event, identity)}`,
         );
+        this.opts.onKill?.(event);
       } else {
         const identity = this.opts.identities?.get(resolveOwner(o.cgroup).container_id);
         const names: KillNames = identity === undefined ? NO_NAMES : { ...NO_NAMES, namespace: identity.namespace, pod: identity.pod, container: identity.container };

@@ -49,7 +49,7 @@ describe('deploy/prometheus with the real promtool', { timeout: 120_000 }, () =>
     if (!requireTools(t, PROMTOOL)) return;
     const r = promtool(['check', 'rules', RULES]);
     assert.equal(r.status, 0, r.out);
-    assert.match(r.out, /SUCCESS: 9 rules found/);
+    assert.match(r.out, /SUCCESS: 13 rules found/);
   });
 
   test('promtool test rules: every alert fires when it should and only then', (t) => {
@@ -101,7 +101,7 @@ describe('deploy/prometheus with the real promtool', { timeout: 120_000 }, () =>
     const r = promtool(['check', 'config', SCRAPE]);
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /SUCCESS: \S*scrape-systemd-hosts\.yml is valid prometheus config file syntax/);
-    assert.match(r.out, /SUCCESS: 9 rules found/);
+    assert.match(r.out, /SUCCESS: 13 rules found/);
   });
 
   test('the scrape config relabels instance to the bare host name, job stays "oomwatch"', (t) => {
@@ -168,7 +168,11 @@ describe('deploy/prometheus/oomwatch-rules.yml in a real Prometheus', { timeout:
     };
     const rules = body.data.groups.flatMap((g) => g.rules);
     assert.deepEqual(rules.map((r) => r.name).sort(), [
+      'OomwatchCgroupMemoryLeak',
+      'OomwatchCgroupMemoryPressure',
       'OomwatchCgroupNearMemoryLimit',
+      'OomwatchCgroupOOMPredicted',
+      'OomwatchCgroupPinnedAtLimit',
       'OomwatchCollectorFailing',
       'OomwatchDegraded',
       'OomwatchDown',
@@ -194,7 +198,7 @@ describe('deploy/prometheus/oomwatch-rules.yml in a real Prometheus', { timeout:
       (h) => h.every((x) => x.endsWith('=ok')),
       { timeoutMs: 30_000, everyMs: 250 },
     );
-    assert.equal(health.length, 9, health.join(' '));
+    assert.equal(health.length, 13, health.join(' '));
     assert.deepEqual(await s.query('ALERTS'), [], 'nothing fires without oomwatch series');
   });
 });

@@ -27,7 +27,7 @@ const REPORT = [
 const sample = (over: Partial<MemorySample>): MemorySample => ({
   current: 0, max: null, peak: null, workingSet: 0,
   events: { low: null, high: null, max: null, oom: null, oom_kill: null, oom_group_kill: null },
-  ownOomKills: 0, ownKilledProcesses: 0, pressure: null, ...over,
+  ownOomKills: 0, ownKilledProcesses: 0, pressure: null, stat: null, ...over,
 });
 
 function setup(): { dir: string; registry: Registry; lines: Record<string, unknown>[]; log: Logger; roots: { cgroup: string; proc: string; kmsg: string } } {

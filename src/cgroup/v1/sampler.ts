@@ -1,6 +1,7 @@
 import { CgroupFileReader, type CgroupSampler, type FdBudget, type MemorySample } from '../sampler.js';
 import { parseMemoryOomControl } from '../files/memoryOomControl.js';
 import { parseMemoryValue } from '../files/memoryValue.js';
+import { memoryStatValue } from '../files/memoryStat.js';
 
 /**
  * A v1 memory cgroup at each poll (Documentation/admin-guide/cgroup-v1/memory.rst): six files
@@ -25,7 +26,8 @@ export class V1CgroupSampler implements CgroupSampler {
   sample(): MemorySample {
     const current = this.value('memory.usage_in_bytes') ?? 0;
     const oom = parseMemoryOomControl(this.f.must('memory.oom_control'), this.f.src('memory.oom_control'));
-    const inactive = this.f.inactiveFile(current, 'total_inactive_file');
+    const stat = this.f.memoryStat(current);
+    const inactive = stat === null ? 0 : (memoryStatValue(stat, 'total_inactive_file') ?? 0);
     return {
       current,
       max: this.value('memory.limit_in_bytes'),
@@ -35,6 +37,7 @@ export class V1CgroupSampler implements CgroupSampler {
       ownOomKills: oom.oom_kill,
       ownKilledProcesses: oom.oom_kill,
       pressure: null,
+      stat,
     };
   }
 

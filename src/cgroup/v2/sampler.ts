@@ -2,6 +2,7 @@ import { CgroupFileReader, type CgroupSampler, type FdBudget, type MemorySample 
 import { parseMemoryEvents } from '../files/memoryEvents.js';
 import { parseMemoryPressure } from '../files/memoryPressure.js';
 import { parseMemoryValue } from '../files/memoryValue.js';
+import { memoryStatValue } from '../files/memoryStat.js';
 
 /**
  * A v2 memory cgroup at each poll (Documentation/admin-guide/cgroup-v2.rst, "Memory"):
@@ -22,7 +23,8 @@ export class V2CgroupSampler implements CgroupSampler {
   sample(): MemorySample {
     const f = this.f;
     const current = parseMemoryValue(f.must('memory.current'), f.src('memory.current')) ?? 0;
-    const inactive = f.inactiveFile(current, 'inactive_file');
+    const stat = f.memoryStat(current);
+    const inactive = stat === null ? 0 : (memoryStatValue(stat, 'inactive_file') ?? 0);
     const peak = f.read('memory.peak');
     const local = f.read('memory.events.local');
     const pressure = f.read('memory.pressure');
@@ -43,6 +45,7 @@ export class V2CgroupSampler implements CgroupSampler {
       // stays 0 and nothing is taken off, and the first victim's extra count in the child stays.
       ownKilledProcesses: ownOomKills === null ? null : ownOomKills - Math.min(own?.oom_group_kill ?? 0, ownOomKills),
       pressure: pressure === undefined ? null : parseMemoryPressure(pressure, f.src('memory.pressure')),
+      stat,
     };
   }
 
