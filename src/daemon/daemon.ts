@@ -1,8 +1,9 @@
 /**
  * `oomwatch daemon`, composed: the HTTP listener (bound first), the state directory's lock, the
- * kill pipeline (killPipeline.ts), the cgroup poller (poller.ts), the near-limit warner
- * (nearLimit.ts) and the declared cgroups (declaredCgroups.ts), built from the config; config
- * reloads, /healthz, and the shutdown. docs/architecture.md draws the data flow.
+ * kill pipeline (killPipeline.ts), the cgroup poller (poller.ts), container identities
+ * (identities.ts), the near-limit and early warners (nearLimit.ts, earlyWarning.ts with
+ * fastSampler.ts, killEvidence.ts, hooks.ts) and the declared cgroups (declaredCgroups.ts), built
+ * from the config; config reloads, /healthz, and the shutdown. docs/architecture.md draws the data flow.
  */
 import type { Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
@@ -21,9 +22,9 @@ import { DeclaredCgroups } from './declaredCgroups.js';
 import { KillPipeline, type KillPipelineHealth } from './killPipeline.js';
 import { NearLimitWarner } from './nearLimit.js';
 import { EarlyWarner } from './earlyWarning.js';
-import { readEvidence } from './evidence.js';
+import { FastSampler } from './fastSampler.js';
 import { HookRunner } from './hooks.js';
-import type { OomKillEvent } from '../oom/event.js';
+import { KillEvidence } from './killEvidence.js';
 import { CgroupPoller } from './poller.js';
 import { registerProcessMetrics } from './processMetrics.js';
 import { listenHttp, type HttpServer } from './server.js';
@@ -57,9 +58,7 @@ export class Daemon {
   private identities!: ContainerIdentities;
   private early!: EarlyWarner;
   private hooks!: HookRunner;
-  /** The faster sampling of the cgroups in danger (EarlyWarner.inDanger), running only while there are any. */
-  private fastTimer: NodeJS.Timeout | null = null;
-  private readonly lastKillEvidence = new Map<string, { at: number; evidence: ReturnType<typeof readEvidence> }>();
+  private fast: FastSampler | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -92,20 +91,22 @@ export class Daemon {
       roots: runtimeRootsOf(config.runtimes), retentionMs: KILL_SERIES_RETENTION_MS, registry, log: this.log, now,
     }));
     this.hooks = new HookRunner(config.hooks, this.log, registry);
+    const evidence = new KillEvidence(this.backend, roots.proc, this.log, this.hooks);
     const pipeline = (this.pipeline = new KillPipeline({
       roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now, identities,
       cgroups: { watches: (p) => this.poller?.watches(p) ?? false, sampleNow: (p) => this.poller?.sampleNow(p) },
-      onKill: (e) => this.killed(e),
+      onKill: (e) => evidence.killed(e),
     }));
     this.warner = new NearLimitWarner(config.warn, this.log);
-    this.early = new EarlyWarner(config.early, this.backend.version, registry, this.log, (path) => this.evidence(path), (w) => this.hooks.run('warning', w));
+    this.early = new EarlyWarner(config.early, this.backend.version, registry, this.log, (path) => evidence.read(path), (w) => this.hooks.run('warning', w));
+    const fast = (this.fast = new FastSampler(this.early, (p) => this.poller?.sampleNow(p), now, () => ({ fastPollMs: this.config.early.fastPollMs, pollIntervalMs: this.config.pollIntervalMs })));
     const poller = (this.poller = new CgroupPoller({
       backend: this.backend, watch: config.watch, registry, log: this.log, now, runner,
       hooks: {
         added: (path, initial) => (identities.added(path), pipeline.cgroupAdded(path, initial)),
         sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s), this.early.observe(path, s, now)),
         gone: (path) => (this.warner.forget(path), this.early.forget(path), pipeline.cgroupGone(path), identities.gone(path)),
-        afterPoll: (now) => (identities.refresh(), pipeline.afterPoll(now), this.fastPoll()),
+        afterPoll: (now) => (identities.refresh(), pipeline.afterPoll(now), fast.update()),
       },
     }));
     this.declared = new DeclaredCgroups(this.backend, registry, this.log, (path) => pipeline.kills.declare(path));
@@ -140,62 +141,6 @@ export class Daemon {
     void this.poller?.setWatch(next.watch);
   }
 
-  /** The evidence of a warning or a kill in `path`, read now (evidence.ts). */
-  private evidence(path: string): ReturnType<typeof readEvidence> {
-    return readEvidence(this.backend.dir(path), this.opts.roots.proc, this.backend.version);
-  }
-
-  /**
-   * A kill's evidence, read at most once a second per cgroup: in a storm (a hundred kills in one
-   * cgroup within a second) the kills after the first share its reading rather than walking /proc
-   * a hundred times between kernel log records.
-   */
-  private killEvidence(cgroup: string): ReturnType<typeof readEvidence> {
-    const now = performance.now();
-    const last = this.lastKillEvidence.get(cgroup);
-    if (last !== undefined && now - last.at < 1000) return last.evidence;
-    const evidence = this.evidence(cgroup);
-    this.lastKillEvidence.set(cgroup, { at: now, evidence });
-    if (this.lastKillEvidence.size > 64) for (const [k, v] of this.lastKillEvidence) if (now - v.at >= 1000) this.lastKillEvidence.delete(k);
-    return evidence;
-  }
-
-  /**
-   * After a kill is counted and logged: the evidence left in its cgroup, and the kill hook, on a
-   * later turn of the event loop, so the next kernel log record is not held up.
-   */
-  private killed(e: OomKillEvent): void {
-    const cgroup = e.oom_cgroup ?? e.victim_cgroup;
-    setImmediate(() => {
-      const ev = cgroup === null ? null : this.killEvidence(cgroup);
-      const fields = { cgroup, pid: e.pid, process: e.process, seq: e.seq, victim_cgroup: e.victim_cgroup, oom_cgroup: e.oom_cgroup, unit: e.unit, container_id: e.container_id, pod_uid: e.pod_uid, anon_rss_kb: e.anon_rss_kb, oom_score_adj: e.oom_score_adj, ...ev };
-      this.log.info({ event: 'oom_kill_evidence', ...fields }, `evidence in cgroup ${cgroup ?? '(unknown)'} after the OOM kill of ${e.process} (pid ${e.pid})`);
-      this.hooks.run('kill', { event: 'oom_kill', ...fields });
-    });
-  }
-
-  /**
-   * Sample the cgroups in danger every fastPollMs between polls, so a warning is not held back by
-   * the poll interval; the timer runs only while some cgroup is in danger (no idle wakeups).
-   */
-  private fastPoll(): void {
-    const ms = this.config.early.fastPollMs;
-    const want = ms > 0 && ms < this.config.pollIntervalMs && this.early.inDanger().size > 0 && !this.stopped;
-    if (want && this.fastTimer === null) {
-      this.fastTimer = setInterval(() => {
-        const now = (this.opts.now ?? Date.now)();
-        for (const path of [...this.early.inDanger()]) {
-          const s = this.poller?.sampleNow(path);
-          if (s !== undefined) this.early.observe(path, s, now);
-        }
-        if (this.early.inDanger().size === 0) this.fastPoll();
-      }, ms);
-    } else if (!want && this.fastTimer !== null) {
-      clearInterval(this.fastTimer);
-      this.fastTimer = null;
-    }
-  }
-
   health(): Health {
     const pipeline = (this.pipeline as KillPipeline).health();
     const collectors = this.poller?.collectors() ?? {};
@@ -216,7 +161,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.fastTimer !== null) clearInterval(this.fastTimer);
+    this.fast?.stop();
     this.hooks?.stop();
     await this.poller?.stop();
     await this.pipeline?.stop();
