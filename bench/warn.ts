@@ -15,17 +15,9 @@ import { tempDir } from '../test/helpers/daemon.js';
 import { children, makeLimited } from './lib/cgroups.js';
 import { launch } from './daemon.js';
 import { median, sleep, type BenchOutcome } from './lib/stats.js';
+import { EARLY_WARNINGS, leakArgv } from '../test/helpers/leak.js';
 
 const M = 2 ** 20;
-const LEAK = `
-import sys, time
-rate = float(sys.argv[1]); keep = []; t0 = time.monotonic(); n = 0
-while True:
-    keep.append(b'x' * (1 << 20)); n += 1
-    d = t0 + n / rate - time.monotonic()
-    if d > 0: time.sleep(d)
-`;
-const WARNINGS = new Set(['oom_predicted', 'limit_reclaim', 'memory_pressure']);
 
 function inCgroup(dir: string, argv: string[]) {
   const c = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, ...argv], { stdio: 'ignore' });
@@ -44,7 +36,7 @@ export async function benchWarn({ quick }: { quick: boolean }): Promise<BenchOut
     const nearLeads: number[] = [];
     for (let i = 0; i < runs; i++) {
       const from = d.logs.length;
-      const c = inCgroup(leak.dir, ['/usr/bin/python3', '-c', LEAK, '8']);
+      const c = inCgroup(leak.dir, leakArgv(8));
       const startedAt = Date.now();
       const signal = await new Promise<NodeJS.Signals | null>((r) => c.once('exit', (_code, s) => r(s)));
       const killedAt = Date.now();
@@ -72,7 +64,7 @@ export async function benchWarn({ quick }: { quick: boolean }): Promise<BenchOut
     await new Promise((r) => c.once('exit', r));
     children.delete(c);
     const logs = d.logs.slice(from).filter((l) => l['cgroup'] === cache.path);
-    const falseAlarms = logs.filter((l) => WARNINGS.has(l.event ?? '')).length;
+    const falseAlarms = logs.filter((l) => EARLY_WARNINGS.has(l.event ?? '')).length;
     const nearLimit = logs.filter((l) => l.event === 'near_limit').length;
     return {
       values: { warn_lead_time_s: Number(median(leads).toFixed(2)), warn_false_alarms: falseAlarms },

@@ -11,19 +11,10 @@ import { realKernel, V1_MEMORY_MOUNT } from '../helpers/privileged.js';
 import { uniqueTestName, removeCgroupTree, removePrefixIfEmpty, spawnInCgroup, exited, HOG } from '../helpers/v1cgroup.js';
 import { startDaemon, tempDir, type DaemonProcess, type LogLine } from '../helpers/daemon.js';
 import { until } from '../helpers/until.js';
+import { EARLY_WARNINGS, leakArgv } from '../helpers/leak.js';
 
 const M = 2 ** 20;
 const PYTHON = '/usr/bin/python3';
-/** Allocates and touches `argv[1]` MiB per second (bytes filled with 'x'), until it is killed. */
-const LEAK = `
-import sys, time
-rate = float(sys.argv[1]); keep = []; t0 = time.monotonic(); n = 0
-while True:
-    keep.append(b'x' * (1 << 20)); n += 1
-    d = t0 + n / rate - time.monotonic()
-    if d > 0: time.sleep(d)
-`;
-const WARNINGS = new Set(['oom_predicted', 'limit_reclaim', 'memory_pressure']);
 
 const made: string[] = [];
 function cgroup(label: string, limit: number): { name: string; path: string; dir: string } {
@@ -38,7 +29,7 @@ function cgroup(label: string, limit: number): { name: string; path: string; dir
 /** Run the leak in the cgroup until the kernel kills it; the exit's wall time and the pid. */
 async function leakUntilKilled(dir: string, mibPerS = 8): Promise<{ pid: number; killedAt: number; startedAt: number }> {
   const startedAt = Date.now();
-  const child = spawnInCgroup(dir, [PYTHON, '-c', LEAK, String(mibPerS)]);
+  const child = spawnInCgroup(dir, leakArgv(mibPerS));
   const r = await exited(child);
   const killedAt = Date.now();
   assert.equal(r.signal, 'SIGKILL', `the leak in ${dir} was OOM-killed`);
@@ -144,7 +135,7 @@ describe('early warnings on the real v1 kernel', realKernel(), () => {
       await until('25 s of the page-cache workload at its limit', () => Date.now() - since, (ms) => ms >= 25_000, { timeoutMs: 30_000, everyMs: 500 });
       const usage = await d.metric('oomwatch_cgroup_memory_usage_bytes', { cgroup: cg.path });
       assert.ok((usage ?? 0) > 50 * M, `the cgroup is full of cache: ${usage}`);
-      assert.deepEqual(d.logs.filter((l) => WARNINGS.has(l.event ?? '') && of(cg.path)(l)), [], 'no early warning');
+      assert.deepEqual(d.logs.filter((l) => EARLY_WARNINGS.has(l.event ?? '') && of(cg.path)(l)), [], 'no early warning');
       assert.equal(await d.metric('oomwatch_cgroup_memory_warning', { cgroup: cg.path }), undefined);
       const unrec = await d.metric('oomwatch_cgroup_memory_unreclaimable_bytes', { cgroup: cg.path });
       assert.ok(unrec !== undefined && unrec < 8 * M, `little of it is unreclaimable: ${unrec}`);
