@@ -1,7 +1,7 @@
 /**
- * The daemon names real kills in real runtimes' containers: a private dockerd and a standalone
- * containerd (test/helpers/runtimes.ts: sockets, state and data under temporary directories, the
- * test image built on the spot), one `oomwatch daemon` whose `runtimes:` config points at their
+ * The daemon names real kills in real runtimes' containers: a private dockerd, a standalone
+ * containerd and podman (test/helpers/runtimes.ts: sockets, state and data under temporary
+ * directories, the test image built on the spot), one `oomwatch daemon` whose `runtimes:` config points at their
  * files. Each container waits on a FIFO bind-mounted at /go until the daemon has read who it is
  * (its `container_identified` line with the init pid), then asks for 64M under a 32M limit.
  * Checked: the kill's log line and its counter series carry the names, which limit fired and
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { V1_MEMORY_MOUNT } from '../helpers/privileged.js';
 import { startDaemon, tempDir, type DaemonProcess, type LogLine } from '../helpers/daemon.js';
 import { until } from '../helpers/until.js';
-import { CONTAINERD_IMAGE, DOCKER_IMAGE, makeFifo, realRuntimes, startContainerd, startDockerd, type Containerd, type Dockerd } from '../helpers/runtimes.js';
+import { CONTAINERD_IMAGE, DOCKER_IMAGE, PODMAN_IMAGE, makeFifo, realRuntimes, startContainerd, startDockerd, startPodman, type Containerd, type Dockerd, type Podman } from '../helpers/runtimes.js';
 
 const LIMIT_BYTES = 32 * 2 ** 20;
 /** The init shell waits for /go, then becomes dd (exec): the init process itself is killed. */
@@ -196,5 +196,59 @@ describe('oomwatch daemon names kills in docker and containerd containers (real 
     assert.equal(k['cgroup_limit_bytes'], LIMIT_BYTES, "the pod's limit, from the report");
     assert.deepEqual([k['namespace'], k['pod'], k['container']], ['payments', pod, 'redis']);
     assert.equal(await d!.metric('oomwatch_oom_kills_total', { container_id: id, limit: 'pod' }), 1);
+  });
+});
+
+describe('oomwatch daemon names kills in podman containers (containers/storage, real kills)', realRuntimes('podman'), () => {
+  const state = tempDir('names-podman');
+  let pm: Podman | undefined;
+  let d: DaemonProcess | undefined;
+
+  before(async () => {
+    pm = await startPodman();
+    d = await startDaemon({
+      stateDir: state.dir,
+      pollInterval: '200ms',
+      args: ['--log-level', 'debug'],
+      config: [
+        'watch: {include: ["/oomwatch-test/**"]}',
+        'runtimes:',
+        `  host_root: ${join(state.dir, 'absent')}`,
+        `  containers_storage: ${pm.graphRoot}`,
+        `  containers_run_root: ${pm.runRoot}`,
+        '',
+      ].join('\n'),
+    });
+  });
+  after(async () => {
+    await d?.stop();
+    await pm?.stop();
+    state.remove();
+  });
+
+  test('podman run --rm --memory 32m: the init process killed, named (podman\'s name and image) after the container is gone, counted once', async () => {
+    const p = pm!;
+    const name = `oomwatch-test-${randomBytes(4).toString('hex')}`;
+    const parent = p.cgroupParent('names-pm');
+    const fifo = join(p.dir, `go-${name}`);
+    await makeFifo(fifo);
+    const id = await p.runDetached([
+      '--rm', '--network', 'none', '--cgroup-parent', parent,
+      '--memory', String(LIMIT_BYTES), '--memory-swap', String(LIMIT_BYTES),
+      '--name', name, '-v', `${fifo}:/go`, PODMAN_IMAGE, 'sh', '-c', INIT_HOG,
+    ]);
+    const cgroup = `${parent}/libpod-${id}`;
+    const seen = await d!.waitForLog((l) => l.event === 'container_identified' && l['container_id'] === id && typeof l['init_pid'] === 'number', 30_000, `the daemon to read container ${id} with its init pid`);
+    await go(fifo);
+    const k = await d!.waitForLog((l) => l.event === 'oom_kill' && l['container_id'] === id, 30_000, `the oom_kill line of container ${id}`);
+    assert.equal(k['pid'], seen['init_pid'], 'the killed dd is the init process podman recorded');
+    assert.deepEqual(
+      [k['victim_cgroup'], k['runtime'], k['image'], k['container_name'], k['main_process'], k['limit'], k['cgroup_limit_bytes']],
+      [cgroup, 'podman', PODMAN_IMAGE, name, true, 'container', LIMIT_BYTES],
+    );
+    await until(`container ${id} removed`, async () => !(await p.podman(['ps', '-aq', '--no-trunc'])).split('\n').includes(id), Boolean, { timeoutMs: 30_000 });
+    await d!.waitForLog((l) => l.event === 'cgroup_removed' && l['cgroup'] === cgroup, 30_000, `the daemon to see ${cgroup} gone`);
+    assert.equal(await d!.total('oomwatch_oom_kills_total', { cgroup }), 1);
+    assert.equal(d!.logs.filter((l) => l.event === 'oom_kill' && l['container_id'] === id).length, 1);
   });
 });
