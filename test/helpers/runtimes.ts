@@ -18,7 +18,8 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { realKernelUnavailable } from './privileged.js';
 import { TEST_PREFIX, removeCgroupTree, uniqueTestName } from './v1cgroup.js';
 import { until } from './until.js';
@@ -659,6 +660,19 @@ export async function startContainerd(): Promise<Containerd> {
 export async function makeFifo(path: string): Promise<void> {
   await run('mkfifo', ['-m', '0600', path]);
 }
+
+/** Let the container's `cat /go` finish: open the FIFO for writing (waits for its reader), write, close. */
+export async function go(fifo: string): Promise<void> {
+  const fh = await open(fifo, 'w');
+  try {
+    await fh.write('go\n');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A random 64-hex container id, as containerd's clients make them. */
+export const hex64 = (): string => randomBytes(32).toString('hex');
 
 /**
  * What podman writes outside its root and run root whatever its configuration: the image blob

@@ -11,30 +11,18 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { V1_MEMORY_MOUNT } from '../helpers/privileged.js';
 import { startDaemon, tempDir, type DaemonProcess, type LogLine } from '../helpers/daemon.js';
 import { until } from '../helpers/until.js';
-import { CONTAINERD_IMAGE, DOCKER_IMAGE, PODMAN_IMAGE, makeFifo, realRuntimes, startContainerd, startDockerd, startPodman, type Containerd, type Dockerd, type Podman } from '../helpers/runtimes.js';
+import { CONTAINERD_IMAGE, DOCKER_IMAGE, PODMAN_IMAGE, makeFifo, realRuntimes, startContainerd, startDockerd, startPodman, type Containerd, type Dockerd, type Podman, go, hex64 } from '../helpers/runtimes.js';
 
 const LIMIT_BYTES = 32 * 2 ** 20;
 /** The init shell waits for /go, then becomes dd (exec): the init process itself is killed. */
 const INIT_HOG = 'cat /go >/dev/null; exec dd if=/dev/zero of=/dev/null bs=64M count=1';
 /** The init shell waits for /go, runs dd as its child (killed), and lives on. */
 const WORKER_HOG = 'cat /go >/dev/null; dd if=/dev/zero of=/dev/null bs=64M count=1; exec sleep 600';
-
-async function go(fifo: string): Promise<void> {
-  const fh = await open(fifo, 'w');
-  try {
-    await fh.write('go\n');
-  } finally {
-    await fh.close();
-  }
-}
-
-const hex64 = (): string => randomBytes(32).toString('hex');
 
 describe('oomwatch daemon names kills in docker and containerd containers (real runtimes, real kills)', realRuntimes('dockerd', 'containerd'), () => {
   const state = tempDir('names');

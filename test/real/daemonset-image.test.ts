@@ -38,14 +38,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { TOP } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
-import { DOCKER_IMAGE, makeFifo, realRuntimes, run, startDockerd, type Dockerd } from '../helpers/runtimes.js';
+import { DOCKER_IMAGE, makeFifo, realRuntimes, run, startDockerd, type Dockerd, go } from '../helpers/runtimes.js';
 
 const K8S = join(TOP, 'deploy', 'kubernetes');
 const VERSION = (JSON.parse(readFileSync(join(TOP, 'package.json'), 'utf8')) as { version: string }).version;
@@ -264,16 +263,6 @@ async function jsonLogs(d: Dockerd, name: string): Promise<Obj[]> {
       return [];
     }
   });
-}
-
-/** Let the container's `cat /go` finish: open the FIFO for writing (waits for its reader), write, close. */
-async function go(fifo: string): Promise<void> {
-  const fh = await open(fifo, 'w');
-  try {
-    await fh.write('go\n');
-  } finally {
-    await fh.close();
-  }
 }
 
 /**

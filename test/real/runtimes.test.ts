@@ -10,7 +10,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { openKmsgReader, type KmsgReader } from '../../src/kmsg/reader.js';
@@ -25,19 +24,7 @@ import type { RuntimeRoots } from '../../src/runtime/roots.js';
 import type { ContainerIdentity } from '../../src/runtime/identity.js';
 import { V1_MEMORY_MOUNT } from '../helpers/privileged.js';
 import { until } from '../helpers/until.js';
-import {
-  CONTAINERD_IMAGE,
-  DOCKER_IMAGE,
-  PODMAN_IMAGE,
-  makeFifo,
-  realRuntimes,
-  startContainerd,
-  startDockerd,
-  startPodman,
-  type Containerd,
-  type Dockerd,
-  type Podman,
-} from '../helpers/runtimes.js';
+import { CONTAINERD_IMAGE, DOCKER_IMAGE, PODMAN_IMAGE, makeFifo, realRuntimes, startContainerd, startDockerd, startPodman, type Containerd, type Dockerd, type Podman, go, hex64 } from '../helpers/runtimes.js';
 
 /** Waits for the go signal on /go, then asks for 64M under a 32M limit (dd touches its whole buffer). */
 const HOG_SCRIPT = 'cat /go >/dev/null; dd if=/dev/zero of=/dev/null bs=64M count=1';
@@ -58,16 +45,6 @@ async function watchKills(): Promise<{ kills: OomKillEvent[]; reader: KmsgReader
   return { kills, reader };
 }
 
-/** Let the container's `cat /go` finish: open the FIFO for writing (waits for its reader), write, close. */
-async function go(fifo: string): Promise<void> {
-  const fh = await open(fifo, 'w');
-  try {
-    await fh.write('go\n');
-  } finally {
-    await fh.close();
-  }
-}
-
 /** The pids in a cgroup of the v1 memory hierarchy (`/docker/<id>` as the kernel prints it); [] when it is gone. */
 function memoryCgroupPids(kernelPath: string): number[] {
   try {
@@ -83,8 +60,6 @@ function identityOf(cgroup: string, roots: RuntimeRoots): ContainerIdentity | nu
   assert.equal(read.error, null, `reading ${read.errorFile}: ${read.error?.message}`);
   return read.identity;
 }
-
-const hex64 = (): string => randomBytes(32).toString('hex');
 
 describe('docker (private dockerd, cgroupfs driver, cri-dockerd labels)', realRuntimes('dockerd'), () => {
   let docker: Dockerd | undefined;
