@@ -109,6 +109,11 @@ export interface Story {
     kmem: StoryCounter | null;
     /** v1: the memory+swap limit was the one reached (usage at its limit). */
     memsw_at_limit: boolean;
+    /**
+     * The cgroup version the report was printed for: 2 with a `swap:` line or v2 stat keys, 1 with
+     * `memory+swap:`/`kmem:` lines or v1 stat keys; null for a system OOM or when neither was there.
+     */
+    cgroup_version: 1 | 2 | null;
   };
   composition: {
     /** `cgroup-v2`, `cgroup-v1` (the OOM cgroup's stat block), `system` (Mem-Info). */
@@ -362,6 +367,13 @@ function storyCandidate(c: OomCandidate, pageSize: number): StoryCandidate {
   };
 }
 
+function cgroupVersion(e: OomKillEvent): 1 | 2 | null {
+  const stat = e.memory_stat ?? {};
+  if (e.memory?.swap != null || 'anon' in stat) return 2;
+  if (e.memory?.memsw != null || e.memory?.kmem != null || 'rss' in stat || 'total_rss' in stat) return 1;
+  return null;
+}
+
 /** The kill line's flags another reader may add: read when present. */
 function flag(e: OomKillEvent, key: string): boolean {
   return (e as unknown as Record<string, unknown>)[key] === true;
@@ -428,6 +440,7 @@ export function killStory(e: OomKillEvent, opts: { siblings?: readonly OomKillEv
       swap: counter(e.memory?.swap),
       kmem: counter(e.memory?.kmem),
       memsw_at_limit: memsw !== null && memsw.limit_bytes !== 'max' && memsw.usage_bytes >= memsw.limit_bytes,
+      cgroup_version: cgroupVersion(e),
     },
     composition: compositionOf(e, missing),
     candidates: candidatesOf(e, missing),
@@ -451,6 +464,8 @@ function adviceFor(s: Story): Story['advice'] {
   const now = s.limit.memory === null ? null : size(s.limit.memory.limit_bytes);
   const was = now === null ? '' : `, now ${now}`;
   const oom = s.limit.oom_cgroup;
+  const v = s.limit.cgroup_version;
+  const knob = v === 2 ? 'memory.max' : v === 1 ? 'memory.limit_in_bytes' : 'v2 memory.max, v1 memory.limit_in_bytes';
   switch (s.limit.fired) {
     case 'container':
       out.push({ kind: 'raise_limit', text: `raise the container's memory limit (Kubernetes resources.limits.memory, docker run --memory${was}), or make it need less` });
@@ -470,7 +485,7 @@ function adviceFor(s: Story): Story['advice'] {
         text:
           s.owner.unit !== null && oom !== null && oom.endsWith(`/${s.owner.unit}`)
             ? `raise ${s.owner.unit}'s MemoryMax= (systemctl set-property ${s.owner.unit} MemoryMax=SIZE${was}), or make it need less`
-            : `raise the limit of ${oom ?? 'its cgroup'} (v2 memory.max, v1 memory.limit_in_bytes; oomwatch cgroup set NAME --memory SIZE${was}), or make it need less`,
+            : `raise the limit of ${oom ?? 'its cgroup'} (${knob}; oomwatch cgroup set NAME --memory SIZE${was}), or make it need less`,
       });
       break;
     case 'ancestor':
@@ -543,7 +558,7 @@ function adviceFor(s: Story): Story['advice'] {
   }
   if (s.group.group_kill) {
     out.push({ kind: 'oom_group', text: `memory.oom.group was set on ${oom ?? 'the OOM cgroup'}: the kernel killed every process in it; unset it if the others could go on without ${JSON.stringify(s.process)}` });
-  } else if ((s.limit.swap !== null || s.composition?.source === 'cgroup-v2') && c !== null && (c.total ?? 0) > 1 && oom !== null) {
+  } else if (v === 2 && c !== null && (c.total ?? 0) > 1 && oom !== null) {
     out.push({ kind: 'oom_group', text: `${c.total ?? 0} tasks were in the OOM cgroup and only ${JSON.stringify(s.process)} was killed: if they are useless without each other, set memory.oom.group=1 on ${oom} (oomwatch cgroup set NAME --oom-group) so they die together` });
   }
   if (s.main_process === false) out.push({ kind: 'main_process', text: `${JSON.stringify(s.process)} was not its container's init process: the container kept running without it, which a liveness check may not notice` });

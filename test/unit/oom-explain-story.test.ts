@@ -150,6 +150,10 @@ test('v2, several tasks, one killed: memory.oom.group is suggested; never on v1'
   assert.match(v2.advice.find((a) => a.kind === 'oom_group')?.text ?? '', /4 tasks were in the OOM cgroup .* memory\.oom\.group=1 on \/work/);
   const v1 = killStory(event({ memory: { usage: 64 * M, limit: 64 * M, failcnt: 1, swap: null, memsw: { usage: 64 * M, limit: 'max', failcnt: 0 }, kmem: null }, memory_stat: { rss: 60 * M, cache: 0 }, candidates: [cand(100, 100, 0, 100, true), cand(101, 50, 0, 50)], candidates_total: 4 }));
   assert.equal(v1.advice.some((a) => a.kind === 'oom_group'), false);
+  assert.equal(v2.limit.cgroup_version, 2);
+  assert.equal(v1.limit.cgroup_version, 1);
+  assert.match(v1.advice.find((a) => a.kind === 'raise_limit')?.text ?? '', /raise the limit of \/work \(memory\.limit_in_bytes; oomwatch cgroup set NAME --memory SIZE, now 64\.0M\)/);
+  assert.match(v2.advice.find((a) => a.kind === 'raise_limit')?.text ?? '', /\(memory\.max; /);
 });
 
 test("the daemon's names: its limit and main_process are used, the owner shows namespace/pod and the container's name and image", () => {
