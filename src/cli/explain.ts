@@ -57,7 +57,7 @@ const count = (what: string) => (v: string): number => {
 };
 
 /** One kill to explain, from a log or the daemon's record. */
-interface Found {
+export interface Found {
   events: OomKillEvent[];
   names: Array<StoryNames | null>;
   detectedAt: Array<string | null>;

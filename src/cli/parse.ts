@@ -134,13 +134,13 @@ async function feedStream(stream: Readable, feeder: KernelLogFeeder, flush: () =
   }
 }
 
-export function parseBootTime(raw: string): number {
+function parseBootTime(raw: string): number {
   const us = parseRfc3339Us(raw);
   if (us === undefined) throw new UsageError(`--boot-time ${JSON.stringify(raw)}: want an RFC 3339 time, e.g. 2026-11-28T05:20:38Z`);
   return us;
 }
 
-export function parseYear(raw: string): number {
+function parseYear(raw: string): number {
   const y = Number(raw);
   if (!/^\d{4}$/.test(raw) || y < 1970) throw new UsageError(`--year ${JSON.stringify(raw)}: want a four-digit year, e.g. 2026`);
   return y;
@@ -212,12 +212,8 @@ export function registerParse(program: Command): void {
           out = '';
           await writeOut(text);
         };
-        let stats;
-        try {
-          stats = await readKernelLogs(files, opts, (e) => (out += print(e)), flush);
-        } finally {
-          await flush();
-        }
+        // What was printed so far goes out also when reading fails.
+        const stats = await readKernelLogs(files, opts, (e) => (out += print(e)), flush).finally(flush);
         process.stderr.write(summaryText(stats.parser, stats.feed));
       }),
     );
