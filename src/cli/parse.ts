@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { OomwatchError, UsageError, isErrno } from '../errors.js';
 import { killTime, parseRfc3339Us } from '../kmsg/wallClock.js';
 import { KernelLogFeeder, MAX_LINE_CHARS, type FeedStats } from '../logfmt/feed.js';
+import type { OomKillEvent } from '../oom/event.js';
 import { OomReportParser, type OomParserStats } from '../oom/report.js';
 import { action } from './common.js';
 import { killPrinter } from './killOutput.js';
@@ -145,6 +146,54 @@ function parseYear(raw: string): number {
   return y;
 }
 
+/** The options `parse` and `explain` read a kernel log with. */
+export interface KernelLogOptions {
+  bootTime?: string;
+  year?: string;
+}
+
+/**
+ * Read kernel logs (files in order, `-` or none: standard input) and hand every kill to `onKill`,
+ * kill_time set from the line's own clock or --boot-time; `flush` runs after every piece read.
+ * Returns the parser's and the feeder's counts for the summary.
+ */
+export async function readKernelLogs(
+  files: readonly string[],
+  opts: KernelLogOptions,
+  onKill: (e: OomKillEvent) => void,
+  flush: () => Promise<void> = async () => {},
+): Promise<{ parser: OomParserStats; feed: FeedStats }> {
+  const bootUs = opts.bootTime === undefined ? null : parseBootTime(opts.bootTime);
+  const year = opts.year === undefined ? undefined : parseYear(opts.year);
+  const parser = new OomReportParser({
+    onKill: (e) => {
+      // The line's own clock, when it had one, wins.
+      e.kill_time ??= killTime(e.kernel_time_us, bootUs);
+      onKill(e);
+    },
+  });
+  const feeder = new KernelLogFeeder(parser, { year });
+  // A follower (cat /dev/kmsg) never ends: emit a held kill when the input pauses.
+  const idle = setInterval(() => {
+    parser.idle();
+    void flush();
+  }, 200);
+  try {
+    for (const file of files.length === 0 ? ['-'] : files) {
+      if (file === '-') {
+        feeder.begin('<stdin>');
+        await feedStream(process.stdin, feeder, flush);
+      } else {
+        await feedFile(file, feeder, flush);
+      }
+    }
+    feeder.end();
+  } finally {
+    clearInterval(idle);
+  }
+  return { parser: parser.stats, feed: feeder.stats };
+}
+
 export function registerParse(program: Command): void {
   program
     .command('parse')
@@ -155,49 +204,17 @@ export function registerParse(program: Command): void {
     .option('--year <year>', 'the year of times printed without one (journal short, syslog)')
     .addHelpText('after', HELP)
     .action(
-      action(async (files: string[], opts: { json?: boolean; bootTime?: string; year?: string }) => {
-        const bootUs = opts.bootTime === undefined ? null : parseBootTime(opts.bootTime);
-        const year = opts.year === undefined ? undefined : parseYear(opts.year);
+      action(async (files: string[], opts: { json?: boolean } & KernelLogOptions) => {
         let out = '';
         const print = killPrinter(opts.json === true);
-        const parser = new OomReportParser({
-          onKill: (e) => {
-            // The line's own clock, when it had one, wins.
-            e.kill_time ??= killTime(e.kernel_time_us, bootUs);
-            out += print(e);
-          },
-        });
-        const feeder = new KernelLogFeeder(parser, { year });
         const flush = async (): Promise<void> => {
           const text = out;
           out = '';
           await writeOut(text);
         };
-        // A follower (cat /dev/kmsg) never ends: emit a held kill when the input pauses.
-        const idle = setInterval(() => {
-          parser.idle();
-          void flush();
-        }, 200);
-        try {
-          if (files.length === 0) {
-            feeder.begin('<stdin>');
-            await feedStream(process.stdin, feeder, flush);
-          } else {
-            for (const file of files) {
-              if (file === '-') {
-                feeder.begin('<stdin>');
-                await feedStream(process.stdin, feeder, flush);
-              } else {
-                await feedFile(file, feeder, flush);
-              }
-            }
-          }
-          feeder.end();
-        } finally {
-          clearInterval(idle);
-          await flush();
-        }
-        process.stderr.write(summaryText(parser.stats, feeder.stats));
+        // What was printed so far goes out also when reading fails.
+        const stats = await readKernelLogs(files, opts, (e) => (out += print(e)), flush).finally(flush);
+        process.stderr.write(summaryText(stats.parser, stats.feed));
       }),
     );
 }

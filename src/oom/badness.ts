@@ -109,8 +109,13 @@ const PAGE_SIZES = [4096, 16384, 65536];
  * in pages. 4 KiB (x86) when the report does not tell.
  */
 export function pageSizeOf(row: TaskRow | undefined, rssKb: number | null): number {
-  if (row === undefined || row.rss === null || row.rss <= 0 || rssKb === null || rssKb <= 0) return 4096;
-  const ratio = (rssKb * 1024) / row.rss;
+  return pageSizeOfRss(row?.rss ?? null, rssKb);
+}
+
+/** The same from the victim's rss in pages (its table row or its candidate) and in kB (its kill line). */
+export function pageSizeOfRss(rssPages: number | null, rssKb: number | null): number {
+  if (rssPages === null || rssPages <= 0 || rssKb === null || rssKb <= 0) return 4096;
+  const ratio = (rssKb * 1024) / rssPages;
   let best = 4096;
   for (const p of PAGE_SIZES) if (Math.abs(Math.log(ratio / p)) < Math.abs(Math.log(ratio / best))) best = p;
   return best;
