@@ -31,10 +31,10 @@ choice holds for the usage read now.
 
 Columns:
   POINTS    the badness in thousandths (‰) of the memory at stake, the unit of oom_score_adj:
-            POINTS = the process's share of that memory in ‰ + ADJ. (/proc/<pid>/oom_score is
-            the same badness against RAM + swap only, shifted and scaled: for every process of a
-            cgroup with a limit it reads about 666 and tells nothing; --json keeps it as
-            system_oom_score, the kernel's view of a system-wide OOM.)
+            POINTS ≈ the process's share of that memory in ‰ + ADJ. (/proc/<pid>/oom_score is
+            the same badness against RAM + swap only, shifted and scaled: any process small
+            against the host reads about 666 there, whatever its cgroup's limit; --json keeps
+            it as system_oom_score, the kernel's view of a system-wide OOM.)
   ADJ       oom_score_adj (-1000..1000); "↑2"/"↓1": how many places the oom_score_adj values
             (its own or others') moved the process from its rank by size alone.
   RSS, SWAP, PGTABLES   what the badness counts, from /proc/<pid>/status.

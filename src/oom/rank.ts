@@ -74,7 +74,7 @@ export function oomDomainOf(levels: readonly LimitLevel[], host: HostMemory): Oo
   const hostBytes = (host.memTotalKb + host.swapTotalKb) * 1024;
   const system = (why: string): OomDomain => ({ scope: 'system', oomCgroup: null, limitBytes: null, usageBytes: null, totalPages: systemTotalPages(host), why });
   const name = levels[0]?.cgroup;
-  if (name === undefined) return system('RAM + swap: a system OOM weighs every process on the host');
+  if (name === undefined) return system('the host as a whole: a system OOM weighs every process on it');
   const limited = levels.filter((l): l is LimitLevel & { limitBytes: number } => l.limitBytes !== null);
   const reachable = limited.filter((l) => l.limitBytes < hostBytes);
   if (reachable.length === 0) {
