@@ -129,9 +129,6 @@ export function registerRank(program: Command): void {
         const path = name === undefined ? undefined : cgroupPath(name, { allowRoot: true });
         const layout = detectLayout(roots);
         const memoryV1 = layout.memory === null || layout.memory.version === 1;
-        const mem = readMemTotals(roots.proc);
-        const pageSize = readPageSize(roots.proc);
-        const host = { memTotalKb: mem.memTotalKb, swapTotalKb: mem.swapTotalKb, pageSize };
         let levels: LimitLevel[] = [];
         let backend: MemoryBackend | undefined;
         if (path !== undefined) {
@@ -139,7 +136,9 @@ export function registerRank(program: Command): void {
           if (!backend.exists(path)) throw new NoSuchCgroupError(path, backend.dir(path), "list the cgroups with 'oomwatch cgroup ls'");
           levels = limitChain(backend, path);
         }
-        const domain = oomDomainOf(levels, host);
+        const mem = readMemTotals(roots.proc);
+        const pageSize = readPageSize(roots.proc);
+        const domain = oomDomainOf(levels, { memTotalKb: mem.memTotalKb, swapTotalKb: mem.swapTotalKb, pageSize });
         const pids = domain.oomCgroup === null || backend === undefined ? listProcPids(roots.proc) : listCgroupPids(backend.dir(domain.oomCgroup));
         const candidates: Candidate[] = [];
         for (const pid of pids) {
