@@ -45,7 +45,8 @@ a cgroup OOM top down, the cgroup's own processes before its children's, taken a
 PID. So among equal points the later one ranks first; a footnote names the tie.
 Not visible from /proc, so not applied: a task already exiting or reaped (MMF_OOM_SKIP), a
 vfork child before its exec, a task in swapoff (killed first), a cgroup with swappiness 0 (no
-swap added to its limit).
+swap added to its limit). On v1 only memory.limit_in_bytes is taken as a limit that fires, not
+memory.memsw.limit_in_bytes (memory + swap), which can fire first on a host with swap.
 
 Examples:
   oomwatch rank                         the whole host
