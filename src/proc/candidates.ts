@@ -13,8 +13,12 @@ export interface Candidate {
   readonly pid: number;
   readonly process: string;
   readonly uid: number | null;
-  /** /proc/<pid>/oom_score: the kernel's badness scaled to system memory. */
-  readonly oom_score: number;
+  /**
+   * /proc/<pid>/oom_score: the kernel's view for a system-wide OOM only (fs/proc/base.c
+   * proc_oom_score, 5.9+: (1000 + badness × 1000 / (RAM + swap pages)) × 2 / 3); it says nothing
+   * of a cgroup's OOM, where the same badness is weighed against the cgroup's limit.
+   */
+  readonly system_oom_score: number;
   readonly oom_score_adj: number;
   readonly rss_kb: number;
   readonly rss_anon_kb: number | null;
@@ -80,7 +84,7 @@ export function readCandidate(procRoot: string, pid: number, memoryV1: boolean):
       pid,
       process: st.name,
       uid: st.uid ?? null,
-      oom_score: oomScore,
+      system_oom_score: oomScore,
       oom_score_adj: adj,
       rss_kb: st.vmRssKb ?? 0,
       rss_anon_kb: st.rssAnonKb ?? null,

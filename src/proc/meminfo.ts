@@ -6,6 +6,9 @@ import { OomwatchError, ParseError, isErrno } from '../errors.js';
 export interface MemTotals {
   readonly memTotalKb: number;
   readonly swapTotalKb: number;
+  /** MemAvailable (3.14+) and SwapFree: what is left, for the memory in use; null when not printed. */
+  readonly memAvailableKb: number | null;
+  readonly swapFreeKb: number | null;
 }
 
 /** Parse the text of /proc/meminfo (Documentation/filesystems/proc.rst, "meminfo"). Pure. */
@@ -16,7 +19,7 @@ export function parseMemTotals(text: string, source = 'meminfo'): MemTotals {
   };
   const memTotalKb = get('MemTotal');
   if (memTotalKb === undefined) throw new ParseError(source, 'no MemTotal line');
-  return { memTotalKb, swapTotalKb: get('SwapTotal') ?? 0 };
+  return { memTotalKb, swapTotalKb: get('SwapTotal') ?? 0, memAvailableKb: get('MemAvailable') ?? null, swapFreeKb: get('SwapFree') ?? null };
 }
 
 /** Read `<proc>/meminfo`; a file that cannot be read is an error naming it and the --proc-root it came from. */

@@ -12,7 +12,7 @@ import { parseKmsgRecord, type KmsgRecord } from '../../src/kmsg/record.js';
 import { parseTaskColumns, parseTaskRow, type TaskRow } from '../../src/oom/taskTable.js';
 import { parseMemcgCounterLine, parseStatRecord, parseStatsHeader, v1SubtreeIsLocal, type MemoryStat } from '../../src/oom/memcgMeminfo.js';
 import { memInfoBytes, newMemInfoRaw, parseMemInfoSummary, parseMemInfoTotal, systemTotalPages } from '../../src/oom/memInfo.js';
-import { candidatesOf, oomBadness, pageSizeOf, rankTasks } from '../../src/oom/badness.js';
+import { candidatesOf, pageSizeOf, rankTasks, rowBadness } from '../../src/oom/badness.js';
 import { OomReportParser, parseOomMessages } from '../../src/oom/report.js';
 import type { OomKillEvent } from '../../src/oom/event.js';
 
@@ -121,7 +121,7 @@ test('oom_badness by hand on the storm capture: rss + swapents + pgtables_bytes 
   const t = rows(STORM_TABLE, COLS_618);
   // 6274: 2019 + 0 + 65536/4096 (16) = 2035; 6259: 1880 + 69632/4096 (17) = 1897;
   // 6286: 1332 + 53248/4096 (13) = 1345; 6258: 471 + 57344/4096 (14) = 485; 6263: 0 + 12288/4096 (3) = 3.
-  assert.deepEqual(t.map((r) => oomBadness(r, 6144, 4096)), [485, 1897, 3, 2035, 1345]);
+  assert.deepEqual(t.map((r) => rowBadness(r, 6144, 4096)), [485, 1897, 3, 2035, 1345]);
   const ranked = rankTasks(t, 6144, 4096);
   const c = candidatesOf(ranked, 6274, 3);
   assert.deepEqual(c.map((x) => [x.pid, x.badness, x.victim]), [[6274, 2035, true], [6259, 1897, false], [6286, 1345, false]]);
@@ -135,15 +135,15 @@ test('oom_badness: oom_score_adj × (domain pages / 1000, integer first); -1000 
 [    110]     0   110   113205    80028   684032        0          1000 dd`,
     COLS_61,
   );
-  assert.deepEqual(t.map((r) => oomBadness(r, 117104, 4096)), [10533 + 120, 11515 + 126, 80028 + 167 + 1000 * 117]);
-  assert.equal(oomBadness(t[2] as TaskRow, null, 4096), null, 'adj without its domain is unknown');
+  assert.deepEqual(t.map((r) => rowBadness(r, 117104, 4096)), [10533 + 120, 11515 + 126, 80028 + 167 + 1000 * 117]);
+  assert.equal(rowBadness(t[2] as TaskRow, null, 4096), null, 'adj without its domain is unknown');
   const tie = rows(
-    `[      1]     0     1      100       50     4096        0             0 a
+    `[      4]     0     4      100       50     4096        0             0 a
 [      2]     0     2      100       50     4096        0             0 b
 [      3]     0     3      100     9999     4096        0         -1000 c`,
     COLS_61,
   );
-  assert.deepEqual(candidatesOf(rankTasks(tie, 1000, 4096), 2, 5).map((x) => [x.pid, x.badness]), [[2, 51], [1, 51], [3, null]]);
+  assert.deepEqual(candidatesOf(rankTasks(tie, 1000, 4096), 2, 5).map((x) => [x.pid, x.badness]), [[2, 51], [4, 51], [3, null]]);
 });
 
 test('the page size comes from the victim: its kill line in kB against its row in pages', () => {
