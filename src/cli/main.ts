@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerCgroup } from './cgroup/index.js';
 import { registerDaemon } from './daemon.js';
+import { registerKills } from './kills.js';
 import { registerMode } from './mode.js';
 import { registerParse } from './parse.js';
 import { registerRank } from './rank.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerParse(program);
   registerTail(program);
   registerRank(program);
+  registerKills(program);
   return program;
 }
 
