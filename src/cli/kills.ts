@@ -91,7 +91,7 @@ export function selectKills(kills: readonly RecordedKill[], sinceMs: number | un
 export function registerKills(program: Command): void {
   program
     .command('kills')
-    .description("the OOM kills the daemon recorded (kills.jsonl in its state directory), newest last; no root needed")
+    .description('the OOM kills the daemon recorded (kills.jsonl in its state directory), newest last')
     .option('--since <duration>', 'only the kills of this last span of time, e.g. 30m, 1h, 2d')
     .option('--json', 'one JSON object per kill (JSON Lines): {event, names, detected_at}')
     .option('--state-dir <dir>', "the daemon's state directory (its state_dir setting or --state-dir)", DEFAULT_CONFIG.stateDir)
@@ -102,6 +102,7 @@ The daemon (oomwatch daemon) records every OOM kill it logs in <state_dir>/kills
 1000 kills of the last 30 days unless its config says otherwise (recent_kills: {keep, max_age}).
 A kill that happened while the daemon was down is found when it starts again (it resumes the
 kernel log where it stopped) and recorded once, with the time it happened.
+Reading it needs no root unless the directory is 0700 (oomwatch.service makes it so: sudo).
 
 Columns:
   TIME (UTC)   when the kernel killed it (kill_time: the kernel's timestamp on the wall clock)
