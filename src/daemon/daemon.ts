@@ -3,8 +3,8 @@
  * kill pipeline (killPipeline.ts), the cgroup poller (poller.ts), container identities
  * (identities.ts), the record of the last kills (recentKills.ts), the near-limit and early warners
  * (nearLimit.ts, earlyWarning.ts with fastSampler.ts, killEvidence.ts, hooks.ts) and the declared
- * cgroups (declaredCgroups.ts), built
- * from the config; config reloads, /healthz, and the shutdown. docs/architecture.md draws the data flow.
+ * cgroups (declaredCgroups.ts), built from the config; config reloads, /healthz, and the shutdown.
+ * docs/architecture.md draws the data flow.
  */
 import type { Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';

@@ -258,8 +258,8 @@ export class RecentKills implements KillRecorder {
   }
 
   /**
-   * Read the file, keep the kills within the bound, rewrite it when that drops anything (a line
-   * passed over included: a cut last line would otherwise join the next append), open it to append.
+   * Read the file, keep the kills within the bound, rewrite it when that drops anything or its
+   * last line has no newline, open it to append.
    */
   private reopen(): void {
     this.close();
@@ -275,7 +275,8 @@ export class RecentKills implements KillRecorder {
       if (skipped > 0) this.log.warn({ event: 'kills_record_skipped', file, lines: skipped }, `${file}: ${skipped} line(s) that are not a whole kill record passed over (a write cut short by a crash)`);
       const since = this.now() - this.bound.maxAgeMs;
       const kept = entries.filter((e) => e.detectedMs >= since).slice(-this.bound.keep);
-      if (kept.length !== entries.length || skipped > 0) {
+      // A last line without its newline, whole or not, would run into the next append.
+      if (kept.length !== entries.length || skipped > 0 || (text !== '' && !text.endsWith('\n'))) {
         const next = `${file}.next`;
         writeFileSync(next, kept.map((e) => `${e.line}\n`).join(''), { mode: 0o644 });
         renameSync(next, file);

@@ -89,6 +89,14 @@ test('a last line cut short by a crash is passed over and counted; the next open
     r.close();
     assert.deepEqual(loadRecentKills(dir).skipped, 0);
     assert.deepEqual(pids(dir), [1, 2, 3]);
+    // A whole last line that only misses its newline is a kill; the next append starts a line of its own.
+    writeFileSync(file, serializeRecordedKill(BOOT, kill(4)).trimEnd());
+    const again = new RecentKills(dir, { keep: 100, maxAgeMs: 86_400_000 }, log, () => T0);
+    again.open();
+    assert.equal(again.record(BOOT, kill(4)), false);
+    assert.equal(again.record(BOOT, kill(5)), true);
+    again.close();
+    assert.deepEqual([pids(dir), loadRecentKills(dir).skipped], [[4, 5], 0]);
   }));
 
 test('a record written by another version (keys this one does not know, names it lacks) is read; a line that is no record is passed over', () => {
