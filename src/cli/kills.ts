@@ -21,7 +21,7 @@ interface KillsOptions {
  * was stopped): a live kill is found within milliseconds, at worst a grace period of the ledger
  * (2 poll intervals + 0.5 s) when its report named no cgroup.
  */
-export const FOUND_LATE_MS = 5_000;
+const FOUND_LATE_MS = 5_000;
 
 /** When a kill happened (ms): its kill_time, else when the daemon found it. */
 function killMs(k: RecordedKill): number {

@@ -174,11 +174,11 @@ export interface KillRecorder {
 
 /**
  * The daemon's writer of the record: each kill one write() of its line to the file kept open (the
- * state journal's way: no metadata change in the kill's path), skipped when the kill's boot id and
- * SEQ are already in the file. Past its bound the file is rewritten (`kills.jsonl.next` renamed
- * over it: at every moment one complete record is in place) from maintain(), which the daemon
- * calls after each poll, outside the kill's path. Never throws: an error is logged once, shown in
- * status(), and the file is opened afresh at the next kill or poll.
+ * state journal's way: no file created or renamed in the kill's path), skipped when the kill's boot
+ * id and SEQ are already in the file. Past its bound the file is rewritten (`kills.jsonl.next` renamed over it: at every moment one complete record is in
+ * place) from maintain(), which the daemon calls after each poll, outside the kill's path. Never
+ * throws: an error is logged once, shown in status(), and the file is opened afresh at the next
+ * kill or poll.
  */
 export class RecentKills implements KillRecorder {
   private fd: number | undefined;
