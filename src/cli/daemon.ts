@@ -48,7 +48,7 @@ export function registerDaemon(program: Command): void {
     .description('run the watcher: declared cgroups, memory polling, OOM kills from the kernel log, /metrics and /healthz')
     .option('--config <file>', 'YAML (or JSON) config file; reloaded when it changes or on SIGHUP')
     .option('--listen <host:port>', `where to serve /metrics and /healthz (default ${DEFAULT_CONFIG.listen.host}:${DEFAULT_CONFIG.listen.port}; :9742 for every address)`, arg((v) => parseListen(v, '--listen')))
-    .option('--state-dir <dir>', `where the kernel log cursor is kept across restarts (default ${DEFAULT_CONFIG.stateDir})`)
+    .option('--state-dir <dir>', `where the kernel log cursor and the record of the last kills (oomwatch kills) are kept across restarts (default ${DEFAULT_CONFIG.stateDir})`)
     .option('--poll-interval <duration>', 'how often cgroup memory files are read, e.g. 1s, 250ms (default 1s)', arg((v) => parseDuration(v, '--poll-interval')))
     .option('--log-level <level>', 'trace, debug, info, warn or error (default info)', arg((v) => {
       if (!['trace', 'debug', 'info', 'warn', 'error'].includes(v)) throw new Error(`--log-level: ${JSON.stringify(v)} is not one of trace, debug, info, warn, error`);
@@ -76,6 +76,7 @@ Config file (every key optional):
   listen: 127.0.0.1:9742
   poll_interval: 1s
   state_dir: /var/lib/oomwatch
+  recent_kills: {keep: 1000, max_age: 30d}   # kills.jsonl there: oomwatch kills
   log_level: info
   kmsg: true
   watch: {include: ["/**"], exclude: ["/system.slice/*.mount"]}

@@ -1,8 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { join } from 'node:path';
 import { OomwatchError, UsageError } from '../errors.js';
 import { DEFAULT_CONFIG } from '../daemon/config.js';
-import { readRecentKills, RECENT_KILLS_FILE } from '../daemon/recentKills.js';
+import { readRecentKills, recentKillsFile } from '../daemon/recentKills.js';
 import type { OomKillEvent } from '../oom/event.js';
 import { groupSiblings, killStory, type Story, type StoryNames } from '../oom/story.js';
 import { storyText } from '../oom/storyText.js';
@@ -89,7 +88,7 @@ function fromRecord(stateDir: string): Found {
     events: kills.map((k) => k.event),
     names: kills.map((k) => k.names),
     detectedAt: kills.map((k) => k.detected_at),
-    source: `the daemon's record ${join(stateDir, RECENT_KILLS_FILE)}`,
+    source: `the daemon's record ${recentKillsFile(stateDir)}`,
     noKillHint:
       `: the daemon has recorded no kill in ${stateDir} (is it running with --state-dir ${stateDir}?); ` +
       'to explain a kill from a kernel log give it as FILE: `sudo dmesg -x | oomwatch explain -` or `oomwatch explain saved-dmesg.txt`',

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCgroup } from './cgroup/index.js';
 import { registerDaemon } from './daemon.js';
 import { registerExplain } from './explain.js';
+import { registerKills } from './kills.js';
 import { registerMode } from './mode.js';
 import { registerParse } from './parse.js';
 import { registerRank } from './rank.js';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerTail(program);
   registerRank(program);
   registerExplain(program);
+  registerKills(program);
   return program;
 }
 

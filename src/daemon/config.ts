@@ -6,6 +6,7 @@ import { cgroupPath } from '../cgroup/name.js';
 import { parseSize } from '../cgroup/size.js';
 import { runtimeRootsUnder, type RuntimeRoots } from '../runtime/roots.js';
 import { parseDuration } from './duration.js';
+import { DEFAULT_RECENT_KILLS, type RecentKillsBound } from './recentKills.js';
 
 /** The early warner's settings (earlyWarning.ts), from the `warn:` section. */
 export interface EarlyWarnConfig {
@@ -72,6 +73,8 @@ export interface DaemonConfig {
   readonly kmsg: boolean;
   /** Where the container runtimes' files are read: the default directories below `hostRoot`, or each as given. */
   readonly runtimes: RuntimesConfig;
+  /** How many kills `<state_dir>/kills.jsonl` keeps (`oomwatch kills`), and for how long. */
+  readonly recentKills: RecentKillsBound;
 }
 
 export interface RuntimesConfig {
@@ -109,6 +112,7 @@ export const DEFAULT_CONFIG: DaemonConfig = Object.freeze({
   hooks: DEFAULT_HOOKS,
   kmsg: true,
   runtimes: { hostRoot: '/', roots: {} },
+  recentKills: DEFAULT_RECENT_KILLS,
 });
 
 /** A config that is there but wrong: names the file, the key path and what is wrong (exit 2). */
@@ -126,7 +130,7 @@ export function parseListen(text: string, what = 'listen'): { host: string; port
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-const TOP_KEYS = ['listen', 'poll_interval', 'state_dir', 'log_level', 'cgroups', 'watch', 'warn', 'kmsg', 'runtimes', 'hooks'] as const;
+const TOP_KEYS = ['listen', 'poll_interval', 'state_dir', 'log_level', 'cgroups', 'watch', 'warn', 'kmsg', 'runtimes', 'hooks', 'recent_kills'] as const;
 const WARN_KEYS = ['working_set_ratio', 'hysteresis', 'horizon', 'prediction_hysteresis', 'trend_window', 'fast_poll_interval', 'pressure', 'limit_reclaim'] as const;
 const HOOK_KEYS = ['warning', 'kill', 'max_concurrent', 'max_queued'] as const;
 const CGROUP_KEYS = ['name', 'memory', 'memory_high', 'memory_low', 'swap', 'oom_group', 'oom_kill'] as const;
@@ -160,7 +164,7 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
   const strList = (path: string, v: unknown): string[] =>
     Array.isArray(v) ? v.map((x, i) => str(`${path}[${i}]`, x)) : fail(path, 'expected a list of strings');
 
-  let { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, early, hooks, kmsg, runtimes } = base;
+  let { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, early, hooks, kmsg, runtimes, recentKills } = base;
   if (raw['listen'] !== undefined) listen = wrap('listen', () => parseListen(str('listen', raw['listen'])));
   if (raw['poll_interval'] !== undefined) pollIntervalMs = wrap('poll_interval', () => parseDuration(str('poll_interval', raw['poll_interval'])));
   if (raw['state_dir'] !== undefined) stateDir = str('state_dir', raw['state_dir']);
@@ -252,6 +256,16 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
     };
     hooks = { warning: spec('warning'), kill: spec('kill'), maxConcurrent: int('max_concurrent', hooks.maxConcurrent), maxQueued: int('max_queued', hooks.maxQueued) };
   }
+  if (raw['recent_kills'] !== undefined) {
+    const r = mapping('recent_kills', raw['recent_kills'], ['keep', 'max_age']);
+    const keep = r['keep'];
+    if (keep !== undefined && (typeof keep !== 'number' || !Number.isSafeInteger(keep) || keep < 1)) fail('recent_kills.keep', `expected a whole number ≥ 1, got ${JSON.stringify(keep)}`);
+    const age = r['max_age'];
+    recentKills = {
+      keep: (keep as number | undefined) ?? recentKills.keep,
+      maxAgeMs: age === undefined ? recentKills.maxAgeMs : wrap('recent_kills.max_age', () => parseDuration(str('recent_kills.max_age', age), 'max_age', { days: true })),
+    };
+  }
   if (raw['cgroups'] !== undefined) {
     const list = raw['cgroups'];
     if (!Array.isArray(list)) return fail('cgroups', 'expected a list of {name, memory, ...}');
@@ -293,7 +307,7 @@ export function validateConfig(raw: unknown, source: string, base: DaemonConfig 
     });
   }
   if (warn.hysteresis >= warn.workingSetRatio) fail('warn.hysteresis', 'must be smaller than warn.working_set_ratio');
-  return { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, early, hooks, kmsg, runtimes };
+  return { listen, pollIntervalMs, stateDir, logLevel, cgroups, watch, warn, early, hooks, kmsg, runtimes, recentKills };
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * `oomwatch daemon`, composed: the HTTP listener (bound first), the state directory's lock, the
  * kill pipeline (killPipeline.ts), the cgroup poller (poller.ts), container identities
- * (identities.ts), the near-limit and early warners (nearLimit.ts, earlyWarning.ts with
- * fastSampler.ts, killEvidence.ts, hooks.ts) and the declared cgroups (declaredCgroups.ts), built
- * from the config; config reloads, /healthz, and the shutdown. docs/architecture.md draws the data flow.
+ * (identities.ts), the record of the last kills (recentKills.ts), the near-limit and early warners
+ * (nearLimit.ts, earlyWarning.ts with fastSampler.ts, killEvidence.ts, hooks.ts) and the declared
+ * cgroups (declaredCgroups.ts), built from the config; config reloads, /healthz, and the shutdown.
+ * docs/architecture.md draws the data flow.
  */
 import type { Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
@@ -26,6 +27,7 @@ import { FastSampler } from './fastSampler.js';
 import { HookRunner } from './hooks.js';
 import { KillEvidence } from './killEvidence.js';
 import { CgroupPoller } from './poller.js';
+import { RecentKills } from './recentKills.js';
 import { registerProcessMetrics } from './processMetrics.js';
 import { listenHttp, type HttpServer } from './server.js';
 import { StateDirLock } from './stateLock.js';
@@ -39,6 +41,7 @@ export interface DaemonOptions {
 }
 
 type Health = { status: 'ok' | 'degraded'; version: string; cgroup: { mode: string; memory_version: number; mount: string; watched: number } } & KillPipelineHealth & {
+  recent_kills: { file: string; error: string | null };
   collectors: Record<string, CollectorStatus>;
   declared: Record<string, CollectorStatus>;
 };
@@ -52,6 +55,7 @@ export class Daemon {
   private server: HttpServer | null = null;
   private lock: StateDirLock | null = null;
   private pipeline: KillPipeline | null = null;
+  private recentKills: RecentKills | null = null;
   private poller: CgroupPoller | null = null;
   private declared!: DeclaredCgroups;
   private warner!: NearLimitWarner;
@@ -92,10 +96,11 @@ export class Daemon {
     }));
     this.hooks = new HookRunner(config.hooks, this.log, registry);
     const evidence = new KillEvidence(this.backend, roots.proc, this.log, this.hooks);
+    const recentKills = (this.recentKills = new RecentKills(config.stateDir, config.recentKills, this.log, now));
     const pipeline = (this.pipeline = new KillPipeline({
       roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now, identities,
       cgroups: { watches: (p) => this.poller?.watches(p) ?? false, sampleNow: (p) => this.poller?.sampleNow(p) },
-      onKill: (e) => evidence.killed(e),
+      onKill: (e) => evidence.killed(e), recentKills,
     }));
     this.warner = new NearLimitWarner(config.warn, this.log);
     this.early = new EarlyWarner(config.early, this.backend.version, registry, this.log, (path) => evidence.read(path), (w) => this.hooks.run('warning', w));
@@ -106,7 +111,7 @@ export class Daemon {
         added: (path, initial) => (identities.added(path), pipeline.cgroupAdded(path, initial)),
         sampled: (path, s, now) => (pipeline.sampled(path, s, now), this.warner.observe(path, s), this.early.observe(path, s, now)),
         gone: (path) => (this.warner.forget(path), this.early.forget(path), pipeline.cgroupGone(path), identities.gone(path)),
-        afterPoll: (now) => (identities.refresh(), pipeline.afterPoll(now), fast.update()),
+        afterPoll: (now) => (identities.refresh(), pipeline.afterPoll(now), recentKills.maintain(), fast.update()),
       },
     }));
     this.declared = new DeclaredCgroups(this.backend, registry, this.log, (path) => pipeline.kills.declare(path));
@@ -114,6 +119,8 @@ export class Daemon {
     const { mode } = this.layout, { version, mount } = this.backend;
     this.log.info({ event: 'start', version: VERSION, mode, memory_cgroup_version: version, mount, config: { ...config } }, `oomwatch ${VERSION} starting: cgroup ${mode}, memory controller v${version} at ${mount}`);
     pipeline.restore();
+    // Opened before the kernel log is followed: it must know the kills recorded before a restart.
+    recentKills.open();
     this.declared.apply(config.cgroups);
     await poller.start();
     await pipeline.follow(config.kmsg);
@@ -135,6 +142,7 @@ export class Daemon {
     this.identities.setRoots(runtimeRootsOf(next.runtimes));
     this.early.setConfig(next.early);
     this.hooks.setConfig(next.hooks);
+    this.recentKills?.setBound(next.recentKills);
     this.declared.apply(next.cgroups);
     this.log.info({ event: 'config_reloaded', restart_needed: restartNeeded }, restartNeeded.length > 0 ? `config reloaded; ${restartNeeded.join(', ')} change(s) take effect after a restart` : 'config reloaded');
     // Cgroups newly included by the patterns are polled at once: the tree is rescanned now.
@@ -146,12 +154,14 @@ export class Daemon {
     const collectors = this.poller?.collectors() ?? {};
     const declared = this.declared.status();
     const failed = (r: Record<string, CollectorStatus>) => Object.values(r).some((c) => !c.ok);
-    const degraded = !pipeline.kmsg.up || failed(collectors) || failed(declared) || pipeline.state.error !== null;
+    const recentKills = (this.recentKills as RecentKills).status();
+    const degraded = !pipeline.kmsg.up || failed(collectors) || failed(declared) || pipeline.state.error !== null || recentKills.error !== null;
     return {
       status: degraded ? 'degraded' : 'ok',
       version: VERSION,
       cgroup: { mode: this.layout.mode, memory_version: this.backend.version, mount: this.backend.mount, watched: this.poller?.watched ?? 0 },
       ...pipeline,
+      recent_kills: recentKills,
       collectors,
       declared,
     };
@@ -165,6 +175,7 @@ export class Daemon {
     this.hooks?.stop();
     await this.poller?.stop();
     await this.pipeline?.stop();
+    this.recentKills?.close();
     await Promise.all([this.server?.close(), this.poller?.close()]);
     this.lock?.release();
     // A start refused before it began (ListenError, StateDirLockedError) has nothing to stop.

@@ -13,7 +13,7 @@ import { killTime, readWallClockOffsetUs } from '../kmsg/wallClock.js';
 import { feedKmsgEvents } from '../oom/kmsgFeed.js';
 import { OomReportParser } from '../oom/report.js';
 import type { OomKillEvent } from '../oom/event.js';
-import { limitFired } from '../oom/limit.js';
+import { limitFired, type LimitFired } from '../oom/limit.js';
 import { isMainProcess, type ContainerIdentity } from '../runtime/identity.js';
 import { warmUpKillPath } from '../oom/warmup.js';
 import type { KmsgStatus } from '../collectors/kmsg.js';
@@ -21,6 +21,7 @@ import { NO_NAMES, OomKillMetrics, type KillNames } from '../collectors/oomKills
 import { resolveOwner } from '../oom/owner.js';
 import { KillLedger, cgroupKey, type LedgerOutput } from './ledger.js';
 import { StateJournal, ensureStateDir, readState, stateFile, type DaemonState } from './state.js';
+import type { KillRecorder } from './recentKills.js';
 
 /**
  * Only if the kernel cannot wake the reader (wakeMode 'poll', logged at start): how often it looks
@@ -58,8 +59,17 @@ export interface KillPipelineOptions {
    * block, the kill path runs on to the next record.
    */
   readonly onKill?: (event: OomKillEvent) => void;
+  /** The record of the last kills (recentKills.ts), for `oomwatch kills`; none: not recorded. */
+  readonly recentKills?: KillRecorder;
   /** Opens the kernel log reader; openKmsgReader unless a test gives another. */
   readonly openReader?: (opts: KmsgReaderOptions) => Promise<KillLogReader>;
+}
+
+/** A kill as the daemon names it (KillPipeline.named). */
+interface NamedKill {
+  readonly event: OomKillEvent;
+  readonly identity: ContainerIdentity | undefined;
+  readonly names: KillNames;
 }
 
 export interface KillPipelineHealth {
@@ -228,7 +238,7 @@ export class KillPipeline {
    * container's labels when the path has none (docker's cgroupfs driver: /docker/<id>), which limit
    * fired, whether the init process died.
    */
-  private named(e: OomKillEvent): { event: OomKillEvent; identity: ContainerIdentity | undefined; names: KillNames } {
+  private named(e: OomKillEvent): NamedKill {
     const identity = this.opts.identities?.get(e.container_id);
     const event = e.pod_uid === null && identity !== undefined && identity.pod_uid !== null ? { ...e, pod_uid: identity.pod_uid } : e;
     const names: KillNames = {
@@ -265,13 +275,21 @@ export class KillPipeline {
     this.emit(this.ledger.onKill(event, this.now()));
   }
 
-  /** Report what the ledger exports: the state first (write-ahead), then the counters and the log line. */
+  /**
+   * Report what the ledger exports: the kills to the record of the last kills, the state
+   * (write-ahead), then the counters and the log line. The record comes before the state: a
+   * daemon killed between the two finds the kill again and the record passes it over (it knows it
+   * by boot id and SEQ); after the state, the kill would be missing from the record, as from the
+   * log, when the daemon died between the two.
+   */
   private emit(outputs: readonly LedgerOutput[]): void {
     if (outputs.length === 0) return;
+    const named = outputs.map((o) => (o.kind === 'kill' ? this.named(o.event) : null));
+    if (this.opts.recentKills !== undefined) this.record(this.opts.recentKills, named);
     this.saveStateNow();
-    for (const o of outputs) {
+    for (const [i, o] of outputs.entries()) {
       if (o.kind === 'kill') {
-        const { event, identity, names } = this.named(o.event);
+        const { event, identity, names } = named[i] as NamedKill;
         const cg = event.victim_cgroup;
         this.kills.kill(event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)), names);
         const s = cg === null ? undefined : this.opts.cgroups.sampleNow(cg);
@@ -312,6 +330,23 @@ export class KillPipeline {
           `the kernel counted ${o.count} OOM kill(s) in cgroup ${o.cgroup} that no kernel log record explained`,
         );
       }
+    }
+  }
+
+  private record(recorder: KillRecorder, named: readonly (NamedKill | null)[]): void {
+    const detectedAt = new Date().toISOString();
+    const bootId = this.reader?.bootId ?? null;
+    for (const n of named) {
+      if (n === null) continue;
+      const { event, identity, names } = n;
+      recorder.record(bootId, {
+        event,
+        names: {
+          namespace: names.namespace, pod: names.pod, container: names.container, image: identity?.image ?? null,
+          container_name: identity?.container_name ?? null, limit: names.limit as LimitFired | null, main_process: names.main_process,
+        },
+        detected_at: detectedAt,
+      });
     }
   }
 

@@ -78,6 +78,25 @@ test('durations', () => {
   for (const bad of ['1', '0s', '-1s', 's', '1d']) assert.throws(() => parseDuration(bad), bad);
 });
 
+test('days only where asked (spans looked back over): kills --since, recent_kills.max_age', () => {
+  assert.equal(parseDuration('2d', '--since', { days: true }), 2 * 86_400_000);
+  assert.equal(parseDuration('30m', '--since', { days: true }), 1_800_000);
+  assert.throws(() => parseDuration('1w', '--since', { days: true }), /--since: "1w" is not a duration; write e.g. 30m, 1h, 2d/);
+});
+
+test('recent_kills: how many kills the record keeps and for how long', () => {
+  assert.deepEqual(parseConfig('recent_kills: {keep: 50, max_age: 7d}\n', 'c.yml').recentKills, { keep: 50, maxAgeMs: 7 * 86_400_000 });
+  assert.deepEqual(parseConfig('recent_kills: {keep: 50}\n', 'c.yml').recentKills, { keep: 50, maxAgeMs: DEFAULT_CONFIG.recentKills.maxAgeMs });
+  for (const [text, re] of [
+    ['recent_kills: {keep: 0}\n', /c\.yml: recent_kills\.keep: expected a whole number ≥ 1, got 0/],
+    ['recent_kills: {keep: 1.5}\n', /recent_kills\.keep: expected a whole number/],
+    ['recent_kills: {max_age: 1w}\n', /c\.yml: recent_kills\.max_age: .*"1w" is not a duration/],
+    ['recent_kills: {count: 5}\n', /recent_kills\.count: unknown setting; known: keep, max_age/],
+  ] as const) {
+    assert.throws(() => parseConfig(text, 'c.yml'), (e: unknown) => e instanceof ConfigError && re.test(e.message), text);
+  }
+});
+
 test('cgroup globs: * within a segment, ** across segments', () => {
   assert.ok(globToRegExp('/**').test('/'));
   assert.ok(globToRegExp('/**').test('/a/b'));

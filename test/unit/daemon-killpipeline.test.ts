@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -10,6 +10,7 @@ import { parseKmsgRecord } from '../../src/kmsg/record.js';
 import type { KmsgEvent } from '../../src/kmsg/reader.js';
 import { KillPipeline, type KillLogReader } from '../../src/daemon/killPipeline.js';
 import { readState } from '../../src/daemon/state.js';
+import { DEFAULT_RECENT_KILLS, RecentKills, readRecentKills } from '../../src/daemon/recentKills.js';
 import { parseRfc3339Us, readWallClockOffsetUs } from '../../src/kmsg/wallClock.js';
 
 const BOOT = '5c4b8f3e-0000-4000-8000-000000000001';
@@ -153,6 +154,61 @@ test("an unexplained kill in a container's cgroup is named from the container's 
     assert.deepEqual([line?.['cgroup'], line?.['namespace'], line?.['pod'], line?.['container']], [cgroup, 'shop', 'web-0', 'app']);
     assert.equal(await metric(registry, 'oomwatch_oom_kills_total', { cgroup, namespace: 'shop', pod: 'web-0', container: 'app', limit: '', main_process: '' }), 1);
     await p.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('each kill is recorded before the state is saved; found again after a crash between the two, it is not recorded twice', async () => {
+  const { dir, lines, log, roots } = setup();
+  try {
+    const stateDir = join(dir, 'state');
+    const stateFile = join(stateDir, 'state.jsonl');
+    /** One run of the daemon's kill path over the same state directory; the reader delivers REPORT. */
+    const run = async (): Promise<{ p: KillPipeline; recent: RecentKills; cursorAtRecord: (number | undefined)[]; stateAtRecord: string[] }> => {
+      const recent = new RecentKills(stateDir, DEFAULT_RECENT_KILLS, log);
+      const cursorAtRecord: (number | undefined)[] = [];
+      const stateAtRecord: string[] = [];
+      let deliver!: (events: readonly KmsgEvent[]) => void;
+      const reader = {
+        bootId: BOOT, position: { from: 'end', skipped: 0 }, wakeMode: 'notify', notifierError: undefined,
+        done: new Promise<void>(() => undefined), cursor: () => ({ bootId: BOOT, seq: 19 }),
+        stats: () => ({ records: 0, foreign: 0, malformed: 0, lost: 0 }), stop: async () => undefined,
+      } as unknown as KillLogReader;
+      const p = new KillPipeline({
+        roots, stateDir, graceMs: GRACE, registry: new Registry(), log, now: () => 0,
+        cgroups: { watches: () => true, sampleNow: () => undefined },
+        recentKills: {
+          record: (bootId, k) => {
+            cursorAtRecord.push(readState(stateDir)?.cursor.seq);
+            stateAtRecord.push(readFileSync(stateFile, 'utf8'));
+            return recent.record(bootId, k);
+          },
+        },
+        openReader: async (o) => ((deliver = o.onEvents), reader),
+      });
+      p.restore();
+      recent.open();
+      await p.follow(true);
+      deliver(REPORT.map((r) => ({ type: 'record', record: parseKmsgRecord(`${r}\n`) })));
+      return { p, recent, cursorAtRecord, stateAtRecord };
+    };
+    const first = await run();
+    assert.deepEqual(first.cursorAtRecord, [19], 'recorded while the saved cursor was still before the kill');
+    assert.equal(readState(stateDir)?.cursor.seq, 24);
+    const recorded = readRecentKills(stateDir);
+    assert.equal(recorded.length, 1);
+    assert.deepEqual([recorded[0]?.event.pid, recorded[0]?.event.seq, recorded[0]?.names.limit], [100, 24, 'own']);
+    assert.ok(recorded[0]?.event.kill_time !== null && recorded[0]?.event.memory_stat !== null, 'the event as built: kill_time and the report\'s account');
+    // The daemon dies between the record and the state save: the state on disk is the one before.
+    first.recent.close();
+    writeFileSync(stateFile, first.stateAtRecord[0] as string);
+    const second = await run();
+    assert.equal(lines.filter((l) => l['event'] === 'oom_kill' && l['pid'] === 100).length, 2, 'found again, and logged by the second run');
+    assert.equal(readFileSync(join(stateDir, 'kills.jsonl'), 'utf8').split('\n').filter((l) => l !== '').length, 1, 'recorded once');
+    assert.deepEqual(readRecentKills(stateDir), recorded);
+    await Promise.all([first.p.stop(), second.p.stop()]);
+    second.recent.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
