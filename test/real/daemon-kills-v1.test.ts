@@ -2,7 +2,7 @@
  * The daemon's record of the last kills (`<state_dir>/kills.jsonl`) and `oomwatch kills`, on the
  * real v1 kernel: kills made while the daemon is stopped are found when it starts again and
  * recorded once each with the time they happened, not the restart's; a kill while it runs is
- * recorded once, live.
+ * recorded once, live; `explain` without a file tells any of them from the same record.
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,6 +95,20 @@ describe('oomwatch kills: the kills the daemon recorded, across a restart, on th
     const sinceMs = Date.now() - restartMs + 1000;
     const recent = (await recorded(state.dir, '--since', `${Math.ceil(sinceMs / 1000)}s`)).filter((k) => k.event.victim_cgroup === `/${name}`);
     assert.deepEqual(recent.map((k) => k.event.pid), [running.pid], `--since ${Math.ceil(sinceMs / 1000)}s: only the kill after the restart`);
+
+    // explain without FILE reads the same record: the last kill by default, any other by --pid,
+    // each with its own time and the report's account of the kill.
+    const last = await oomwatchAsync(['explain', '--state-dir', state.dir]);
+    assert.equal(last.status, 0, last.stderr);
+    assert.match(last.stdout, new RegExp(`^The kernel's OOM killer killed pid ${running.pid} "dd"`), last.stdout);
+    assert.match(last.stdout, new RegExp(`cgroup +/${name}\\n`), last.stdout);
+    assert.match(last.stdout, /Usage [0-9.]+M of a 64\.0M limit/, last.stdout);
+    const down = whileDown[0] as { pid: number };
+    const one = await oomwatchAsync(['explain', '--json', '--pid', String(down.pid), '--state-dir', state.dir]);
+    assert.equal(one.status, 0, one.stderr);
+    const story = JSON.parse(one.stdout) as { pid: number; kill_time: string; detected_at: string; victim_cgroup: string };
+    const rec = after.find((k) => k.event.pid === down.pid) as RecordedKill;
+    assert.deepEqual([story.pid, story.victim_cgroup, story.kill_time, story.detected_at], [down.pid, `/${name}`, rec.event.kill_time, rec.detected_at]);
     assert.equal((await second.stop('SIGTERM')).code, 0);
   });
 });
