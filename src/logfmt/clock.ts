@@ -85,9 +85,15 @@ export function lineWallUs(line: string, info: LogLine, ctx: ClockContext): numb
   }
 }
 
+// An RFC 3339 time inside a wrapper: followed by a quote, a bar, anything.
+const ISO_PREFIX = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d))/;
+
 function isoUs(text: string): number {
-  const m = ISO.exec(text) ?? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d))/.exec(text);
-  return m === null ? -1 : (parseRfc3339Us(m[1] as string) ?? -1);
+  const m = ISO.exec(text);
+  const us = m === null ? undefined : parseRfc3339Us(m[1] as string);
+  if (us !== undefined) return us;
+  const w = ISO_PREFIX.exec(text);
+  return w === null ? -1 : (parseRfc3339Us(w[1] as string) ?? -1);
 }
 
 function ctimeUs(text: string): number {

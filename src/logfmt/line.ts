@@ -231,8 +231,19 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
         return;
       }
       const j = journalSource(line, iso[0].length, true, out);
-      if (j >= 0) journalMessage(line, out, 'journal-iso', j);
-      else set(out, 'dmesg-iso', iso[0].length, true);
+      if (j >= 0) {
+        journalMessage(line, out, 'journal-iso', j);
+        return;
+      }
+      if (depth === 0) {
+        // Many programs stamp the lines they pass on with an RFC 3339 time (a CI job's log, `ts`,
+        // a log shipper): a kernel line of any form may follow it.
+        const at = iso[0].length;
+        wrapped(line, out, line.slice(at), at, '');
+        if (out.format !== 'bare') return;
+        out.clockAt = 0;
+      }
+      set(out, 'dmesg-iso', iso[0].length, true);
       return;
     }
     unwrap(line, out);
@@ -415,8 +426,15 @@ function unwrap(line: string, out: LogLine): void {
     const text = unquote(line.slice(from, close));
     wrapped(line, out, text, -1, line.slice(0, q.index) + line.slice(close + 1));
     if (out.format === 'bare') {
-      out.inner = null;
-      set(out, 'bare', 0, false);
+      // The string is the message itself (`"message": "Memory cgroup out of memory: ..."`).
+      set(out, 'wrapped', 0, false);
+      out.inner = text;
+      const iso = ISO_ANYWHERE.exec(line);
+      if (iso !== null) {
+        out.clockAt = iso.index;
+        out.clockOuter = true;
+      }
+      out.stream = streamOf(line.slice(0, q.index) + line.slice(close + 1));
     }
     return;
   }
