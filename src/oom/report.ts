@@ -123,7 +123,7 @@ interface RecentTable {
 /** The report being read: what its lines established so far. */
 interface Report {
   /** False for a context opened by a header-less kill: it is not counted as a report. */
-  readonly counted: boolean;
+  counted: boolean;
   trigger: string | null;
   scope: OomScope | null;
   constraint: string | null;
@@ -559,6 +559,13 @@ export class OomReportParser {
       r.constraint = s.constraint;
       r.oomMemcg = s.oomMemcg;
       r.scope = s.globalOom ? 'system' : 'cgroup';
+    }
+    if (!r.counted) {
+      // The kill opened this context without a report line; its summary is one: a report, as
+      // the same lines in the kernel's order would be, and the kill is no header-less one.
+      r.counted = true;
+      this.stats.reports++;
+      this.stats.headerlessKills--;
     }
     const h = this.heldFrom;
     if (h !== null && this.held !== null && h.k.pid === pu[0]) {
