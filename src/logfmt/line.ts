@@ -20,9 +20,9 @@
  *                      `[   12.345678] ` stamp, `... kernel: MESSAGE`, or any prefix before one of
  *                      the OOM report's own texts (`invoked oom-killer:`, `Killed process`, ...)
  *   bare               anything else: the message itself (dmesg -t, a pasted report)
+ *   malformed          a kmsg record prefix that is there but wrong
  * Times are read in any locale's day and month names (`[Sa Dez  5 ...]`, `[sam. déc.  5 ...]`),
  * and syslog or journal lines may come without the host name.
- *   malformed          a kmsg record prefix that is there but wrong
  * Only kmsg and dmesg-x carry the facility (dmesg -r prints the level alone); journalctl names the identifier, and any
  * identifier but `kernel` is userspace.
  */
@@ -222,12 +222,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
       if (cri !== null) {
         // containerd/CRI-O's container log: `TIME stdout|stderr F|P TEXT`.
         const at = iso[0].length + cri[0].length;
-        wrapped(line, out, line.slice(at), at, cri[0].slice(0, 6));
-        if (out.format === 'bare') {
-          set(out, 'wrapped', at, false);
-          out.clockAt = 0;
-          out.stream = cri[0].slice(0, 6);
-        }
+        wrapped(line, out, line.slice(at), at, cri[0].slice(0, 6), true);
         return;
       }
       const j = journalSource(line, iso[0].length, true, out);
@@ -239,7 +234,7 @@ export function detectLine(line: string, out: LogLine, prevWasKmsg = false): voi
         // Many programs stamp the lines they pass on with an RFC 3339 time (a CI job's log, `ts`,
         // a log shipper): a kernel line of any form may follow it.
         const at = iso[0].length;
-        wrapped(line, out, line.slice(at), at, '');
+        wrapped(line, out, line.slice(at), at, '', false);
         if (out.format !== 'bare') return;
         out.clockAt = 0;
       }
@@ -384,19 +379,24 @@ function streamOf(wrapper: string): string {
 
 /**
  * `text` (the wrapped line's inner text; `base` its index in `line` when it is a slice of the
- * line, else -1) holds a kernel line: detect it as a line of its own, then find the message in it
- * when its own form is unknown. `wrapper` is the rest of the outer line: the stream's name and,
- * when the inner line has no time, the time.
+ * line, else -1) may hold a kernel line: detect it as a line of its own, with its message found by
+ * anchors when its own form is unknown. `wrapper` is the rest of the outer line: the stream's name
+ * and, when the inner line has no time, the time. An inner text of no form and no anchor is the
+ * message itself when `bareIsMessage` (a JSON string, a runtime's log line); else the line stays
+ * 'bare' for the caller to decide.
  */
-function wrapped(line: string, out: LogLine, text: string, base: number, wrapper: string): void {
+function wrapped(line: string, out: LogLine, text: string, base: number, wrapper: string, bareIsMessage: boolean): void {
   depth++;
   try {
     detectLine(text, out);
   } finally {
     depth--;
   }
-  // An inner text of no form and no anchor: the caller keeps the line as a bare message.
-  if (out.format === 'bare') return;
+  if (out.format === 'bare') {
+    if (!bareIsMessage) return;
+    // Still the kernel's text: its `\xNN` escapes are decoded like any kernel line's.
+    set(out, 'wrapped', 0, true);
+  }
   const innerStream = out.stream;
   out.format = 'wrapped';
   out.inner = text;
@@ -423,19 +423,8 @@ function unwrap(line: string, out: LogLine): void {
   if (q !== null) {
     const from = q.index + q[0].length;
     const close = closingQuote(line, from);
-    const text = unquote(line.slice(from, close));
-    wrapped(line, out, text, -1, line.slice(0, q.index) + line.slice(close + 1));
-    if (out.format === 'bare') {
-      // The string is the message itself (`"message": "Memory cgroup out of memory: ..."`).
-      set(out, 'wrapped', 0, false);
-      out.inner = text;
-      const iso = ISO_ANYWHERE.exec(line);
-      if (iso !== null) {
-        out.clockAt = iso.index;
-        out.clockOuter = true;
-      }
-      out.stream = streamOf(line.slice(0, q.index) + line.slice(close + 1));
-    }
+    // The string is a log line, or the message itself (`"message": "Memory cgroup out of memory: ..."`).
+    wrapped(line, out, unquote(line.slice(from, close)), -1, line.slice(0, q.index) + line.slice(close + 1), true);
     return;
   }
   anchor(line, out);

@@ -80,17 +80,21 @@ const KILLED = 'Killed process ';
  * it: `65,536`, `65.536`, `65 536` (groups of exactly three digits after the first, one separator
  * kind). The kernel never prints a fraction here, so `65.536kB` is 65536, never 65.5.
  */
-const KB = String.raw`(\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?: \d{3})+|\d{1,19})kB`;
+export const KB = String.raw`(\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?: \d{3})+|\d{1,19})kB`;
 // The counters after the comm, anchored at the end of the line. Very old kernels said `vsz:`.
 const RHEL_UID = /\), UID (\d{1,10}),$/;
 const KILL_STATS = new RegExp(
   String.raw`^ (?:total-vm|vsz):${KB}, anon-rss:${KB}, file-rss:${KB}(?:, shmem-rss:${KB})?(?:, UID:(\d{1,10}))?(?: pgtables:${KB})?(?: oom_score_adj:(-?\d{1,4}))?$`,
 );
 
+/** A number KB captured (or plain digits), its thousands separators taken out. */
+export function groupedNumber(s: string): number {
+  return Number(s.length > 3 && !/^-?\d+$/.test(s) ? s.replace(/[,. ]/g, '') : s);
+}
+
 function num(s: string | undefined): number | null {
   if (s === undefined) return null;
-  // Thousands separators (see KB) go; what is left is digits.
-  const n = Number(s.length > 3 && !/^-?\d+$/.test(s) ? s.replace(/[,. ]/g, '') : s);
+  const n = groupedNumber(s);
   return Number.isSafeInteger(n) ? n : null;
 }
 

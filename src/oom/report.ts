@@ -24,6 +24,12 @@
  * (ReportBlocks.placesTasksIn): in a storm, each full report lists the tasks its header-less kills
  * will name. Tables are kept `tableWindowUs` of kernel time, at most `MAX_RECENT_TABLES` of them.
  *
+ * What a pasted log may lack or garble is still read, never made up: a kill line that is not whole
+ * but names the killed pid is a kill (`partial`, unread fields null); a `Kill process` selection
+ * whose kill line never comes is a kill of the selected task when its report closes
+ * (`possibly_child`: the kernel may have killed a child instead); a summary line printed after its
+ * kill line (same pid, no summary yet) still gives that kill its cgroups.
+ *
  * Records from userspace (facility ≥ 1, Documentation/ABI/testing/dev-kmsg) are never parsed:
  * they are counted and otherwise ignored, whatever they say.
  */
@@ -178,17 +184,17 @@ export class OomReportParser {
   private readonly options: OomParserOptions;
   private static newStats(): OomParserStats {
     return {
-    messages: 0,
-    foreign: 0,
-    lost: 0,
-    reports: 0,
-    reportsWithoutKill: 0,
-    kills: 0,
-    headerlessKills: 0,
-    duplicateKills: 0,
-    suppressed: 0,
-    partialKills: 0,
-    possiblyChildKills: 0,
+      messages: 0,
+      foreign: 0,
+      lost: 0,
+      reports: 0,
+      reportsWithoutKill: 0,
+      kills: 0,
+      headerlessKills: 0,
+      duplicateKills: 0,
+      suppressed: 0,
+      partialKills: 0,
+      possiblyChildKills: 0,
     };
   }
   private readonly onKill: (event: OomKillEvent) => void;

@@ -11,6 +11,7 @@ import { lineWallUs } from '../../src/logfmt/clock.js';
 import { KernelLogFeeder } from '../../src/logfmt/feed.js';
 import { OomReportParser, parseOomMessages } from '../../src/oom/report.js';
 import { joinBrokenLine, parseKillLine, parsePartialKillLine } from '../../src/oom/messages.js';
+import { parseMemcgCounterLine } from '../../src/oom/memcgMeminfo.js';
 import type { OomKillEvent } from '../../src/oom/event.js';
 
 const KILL = 'Memory cgroup out of memory: Killed process 5736 (dd) total-vm:134048kB, anon-rss:65280kB, file-rss:1660kB, shmem-rss:0kB, UID:0 pgtables:180kB oom_score_adj:0';
@@ -99,7 +100,9 @@ test('thousands separators in a kill line: comma, dot, space; the kernel never p
     const k = parseKillLine(`Killed process 1 (x) total-vm:1${n.slice(2, 3)}000${n.slice(2, 3)}000kB, anon-rss:${n}kB, file-rss:0kB, shmem-rss:0kB`);
     assert.deepEqual([k?.totalVmKb, k?.anonRssKb, k?.partial], [1_000_000, 65_536, false], n);
   }
+  assert.deepEqual(parseMemcgCounterLine('memory: usage 65.536kB, limit 65.536kB, failcnt 19'), ['memory', { usage: 65536 * 1024, limit: 65536 * 1024, failcnt: 19 }]);
   // Groups of three only, one kind of separator: anything else is no number of the kernel's.
+  assert.equal(parseMemcgCounterLine('memory: usage 65,53kB, limit 65536kB, failcnt 19'), undefined);
   assert.equal(parseKillLine('Killed process 1 (x) total-vm:65,53kB, anon-rss:1kB, file-rss:0kB'), undefined);
   assert.equal(parsePartialKillLine('Killed process 1 (x) total-vm:65,53kB, anon-rss:1kB, file-rss:0kB')?.totalVmKb, null);
 });
