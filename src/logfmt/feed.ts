@@ -3,6 +3,11 @@
  * Pure: the caller does the reading. Lines that are not OOM lines reach the state machine only as
  * (seq, time, facility), without their message being cut out or decoded, except inside a report
  * (the parser is reading its blocks: memory, stats, task table).
+ *
+ * Each line goes to the parser of its source stream (LogLine.stream: a host, a wrapper; made on
+ * first use as the given parser's sibling, sharing its stats), so that interleaved sources' reports
+ * stay apart. A kill, selection or summary line that is not whole waits one line: when the next
+ * line has no form of its own and completes it (a terminal's cut), the two go on as one.
  */
 import { newKmsgPrefix, scanKmsgPrefix, unescapeKmsg } from '../kmsg/record.js';
 import { OOM_KEYWORD, isBrokenOomLine, joinBrokenLine, mayBeOomLine } from '../oom/messages.js';
