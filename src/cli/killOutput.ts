@@ -37,8 +37,9 @@ export function tableRow(e: OomKillEvent): string {
     e.anon_rss_kb === null ? '-' : formatKb(e.anon_rss_kb + (e.file_rss_kb ?? 0) + (e.shmem_rss_kb ?? 0));
   const scope = e.scope ?? '?';
   const cgroup = e.victim_cgroup ?? (e.oom_cgroup === null ? '-' : `(limit) ${e.oom_cgroup}`);
-  const group = e.group_kill ? ' [group]' : '';
-  return `${time.padEnd(TIME_WIDTH)} ${String(e.pid).padStart(8)} ${JSON.stringify(e.process).slice(1, -1).padEnd(16)} ${scope.padEnd(6)} ${rss.padStart(9)}  ${ownerLabel(e).padEnd(24)} ${cgroup}${group}\n`;
+  const group = (e.group_kill ? ' [group]' : '') + (e.possibly_child ? ' [or a child]' : e.partial ? ' [partial]' : '');
+  const process = e.process === null ? '?' : JSON.stringify(e.process).slice(1, -1);
+  return `${time.padEnd(TIME_WIDTH)} ${String(e.pid).padStart(8)} ${process.padEnd(16)} ${scope.padEnd(6)} ${rss.padStart(9)}  ${ownerLabel(e).padEnd(24)} ${cgroup}${group}\n`;
 }
 
 /** One JSON Lines line (with its newline): the event's keys in contract order. */

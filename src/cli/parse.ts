@@ -18,18 +18,34 @@ The form is detected line by line, so mixed or concatenated logs work:
   journalctl -k           (-o short, short-precise, short-monotonic, short-iso)
   syslog files            (/var/log/kern.log, /var/log/messages)
   bare messages           (dmesg -t, a report pasted from a ticket)
+  wrapped lines           any of these inside another program's line: JSON ({"log":"..."},
+                          "message": "..."), logfmt (msg="..."), a container runtime's log,
+                          a console or hypervisor log, kubectl describe, any unknown prefix
+Dates in dmesg -T and journal lines are read in other locales' day and month names too
+(German, French, Spanish, Italian, Portuguese, Dutch), and syslog lines may lack the host.
+Each kernel message is found by its own text (Killed process, invoked oom-killer:, ...),
+never by the prefix; a prefix's time is used when it is one of the forms above or an
+RFC 3339 time. Lines are read per source (a journal's host, a wrapper's shape), so reports
+of interleaved sources are not mixed up.
+
+A kill line that is cut short or garbled still counts (partial: true, unread fields null);
+a line cut in two by a terminal is joined when the two halves make the kernel's whole line.
+A \`Kill process N ... or sacrifice child\` line (kernels up to 5.0) without its \`Killed
+process\` line counts as a kill of N with possibly_child: true (the kernel may have killed
+a child of N); with its \`Killed process\` line it is one kill, never two.
 
 Only raw records (cat /dev/kmsg) and dmesg -x say which lines came from the kernel: lines
 that userspace wrote to /dev/kmsg are then ignored, whatever they say, and counted as
 "foreign"; journalctl -k names the identifier, and lines not from "kernel" are foreign too.
-In plain dmesg, dmesg -r, dmesg -T and bare text a forged line looks like the kernel's
-(the summary says how many lines came without a facility).
+In plain dmesg, dmesg -r, dmesg -T, bare text and wrapped lines a forged line looks like the
+kernel's (the summary says how many lines came without a facility): a pasted log is trusted.
 Gaps in raw records' sequence numbers are reported as lost records. A line that is there but
 wrong is counted as malformed and skipped; parsing always goes on.
 
 Output: a table, or with --json one JSON object per kill (JSON Lines) with the keys
   pid process scope constraint oom_cgroup victim_cgroup uid total_vm_kb anon_rss_kb
-  file_rss_kb shmem_rss_kb pgtables_kb oom_score_adj group_kill trigger_process seq
+  file_rss_kb shmem_rss_kb pgtables_kb oom_score_adj group_kill partial possibly_child
+  trigger_process seq
   kernel_time_us kill_time unit runtime container_id pod_uid pod_qos memory memory_stat
   mem_info candidates candidates_total
 (null where the kernel did not say). A summary goes to stderr.
@@ -57,6 +73,9 @@ export function summaryText(p: OomParserStats, f: FeedStats): string {
   const lines = [
     `oomwatch parse: ${p.kills} kill${p.kills === 1 ? '' : 's'}` +
       (p.headerlessKills > 0 ? ` (${p.headerlessKills} without their report's header)` : '') +
+      (p.partialKills > 0
+        ? ` (${p.partialKills} partial${p.possiblyChildKills > 0 ? `, ${p.possiblyChildKills} from a \`Kill process\` line alone: possibly a child` : ''})`
+        : '') +
       `, ${p.reports} OOM report${p.reports === 1 ? '' : 's'}` +
       (p.reportsWithoutKill > 0 ? ` (${p.reportsWithoutKill} without a kill)` : '') +
       `, ${p.lost} lost record${p.lost === 1 ? '' : 's'}, ${p.foreign} foreign record${p.foreign === 1 ? '' : 's'} ignored, ` +

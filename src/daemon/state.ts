@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ParseError } from '../errors.js';
 import { readOptional } from '../cgroup/backend.js';
 import { parseCursor, type KmsgCursor } from '../kmsg/cursor.js';
-import type { OomKillEvent } from '../oom/event.js';
+import { OOM_KILL_EVENT_KEYS, type OomKillEvent } from '../oom/event.js';
 import type { LedgerChanges, LedgerSnapshot } from './ledger.js';
 
 /**
@@ -33,6 +33,18 @@ export interface DaemonState {
 export function journalEvent(e: OomKillEvent): OomKillEvent {
   if (e.memory_stat === null && e.mem_info === null && e.candidates === null) return e;
   return { ...e, memory_stat: null, mem_info: null, candidates: null };
+}
+
+/**
+ * A pending kill as read back: one journalled by an older oomwatch lacks the flags added since
+ * (`partial`, `possibly_child`: false for a kill the kernel's whole line reported); the event gets
+ * every contract key, in contract order, so that its log line has the shape of any other.
+ */
+function restoredEvent(e: OomKillEvent): OomKillEvent {
+  if ('partial' in e && 'possibly_child' in e) return e;
+  const o: Record<string, unknown> = {};
+  for (const k of OOM_KILL_EVENT_KEYS) o[k] = k in e ? e[k] : k === 'partial' || k === 'possibly_child' ? false : null;
+  return o as unknown as OomKillEvent;
 }
 
 export function serializeState(s: DaemonState): string {
@@ -67,9 +79,10 @@ function parseLine(text: string, source: string): StateLine {
   if (!Array.isArray(pending) || pending.some((e) => typeof e !== 'object' || e === null || typeof (e as OomKillEvent).pid !== 'number')) {
     throw new ParseError(source, `corrupt state: pending must be a list of kill events; ${fix}`);
   }
+  const events = (pending as OomKillEvent[]).map(restoredEvent);
   return isChanges
-    ? { kind: 'changes', cursor, changes: { counters: counters as Record<string, number | null>, pending: pending as OomKillEvent[] } }
-    : { kind: 'state', state: { cursor, ledger: { counters: counters as Record<string, number>, pending: pending as OomKillEvent[] } } };
+    ? { kind: 'changes', cursor, changes: { counters: counters as Record<string, number | null>, pending: events } }
+    : { kind: 'state', state: { cursor, ledger: { counters: counters as Record<string, number>, pending: events } } };
 }
 
 function apply(state: DaemonState, line: StateLine, source: string): DaemonState {

@@ -3,9 +3,14 @@
  * Pure: the caller does the reading. Lines that are not OOM lines reach the state machine only as
  * (seq, time, facility), without their message being cut out or decoded, except inside a report
  * (the parser is reading its blocks: memory, stats, task table).
+ *
+ * Each line goes to the parser of its source stream (LogLine.stream: a host, a wrapper; made on
+ * first use as the given parser's sibling, sharing its stats), so that interleaved sources' reports
+ * stay apart. A kill, selection or summary line that is not whole waits one line: when the next
+ * line has no form of its own and completes it (a terminal's cut), the two go on as one.
  */
 import { newKmsgPrefix, scanKmsgPrefix, unescapeKmsg } from '../kmsg/record.js';
-import { OOM_KEYWORD, mayBeOomLine } from '../oom/messages.js';
+import { OOM_KEYWORD, isBrokenOomLine, joinBrokenLine, mayBeOomLine } from '../oom/messages.js';
 import type { OomReportParser } from '../oom/report.js';
 import { lineWallUs, type ClockContext } from './clock.js';
 import { LOG_FORMATS, detectLine, newLogLine, type LogFormat } from './line.js';
@@ -53,9 +58,22 @@ export interface FeederOptions {
   readonly year?: number | undefined;
 }
 
+/** A kill (or selection, summary) line that is not whole, held to see whether the next line completes it. */
+interface PendingLine {
+  readonly parser: OomReportParser;
+  readonly msg: string;
+  readonly seq: number;
+  readonly tsUs: number;
+  readonly facility: number;
+  readonly wallUs: number;
+}
+
 export class KernelLogFeeder {
   readonly stats: FeedStats;
   private readonly parser: OomReportParser;
+  /** Parsers of the input's other source streams (LogLine.stream), made on first use. */
+  private readonly streams = new Map<string, OomReportParser>();
+  private pending: PendingLine | null = null;
   private readonly info = newLogLine();
   private readonly prefix = newKmsgPrefix();
   private carry = '';
@@ -86,7 +104,10 @@ export class KernelLogFeeder {
    */
   begin(source: string, referenceMs = Date.now()): void {
     this.flushCarry();
+    this.flushPending();
     this.parser.boundary();
+    for (const p of this.streams.values()) p.boundary();
+    this.streams.clear();
     this.clock = { year: this.year, referenceMs };
     this.source = source;
     this.lineNo = 0;
@@ -139,7 +160,28 @@ export class KernelLogFeeder {
   /** End of all input: the last unterminated line, then the state machine's end. */
   end(): void {
     this.flushCarry();
+    this.flushPending();
     this.parser.end();
+    for (const p of this.streams.values()) p.end();
+  }
+
+  /** The parser of one source stream ('' is the input's main stream: the parser given). */
+  private parserOf(stream: string): OomReportParser {
+    if (stream === '') return this.parser;
+    let p = this.streams.get(stream);
+    if (p === undefined) {
+      p = this.parser.sibling();
+      this.streams.set(stream, p);
+    }
+    return p;
+  }
+
+  /** The held broken line goes to its parser as it is: no line came to complete it. */
+  private flushPending(): void {
+    const p = this.pending;
+    if (p === null) return;
+    this.pending = null;
+    p.parser.push(p.msg, p.seq, p.tsUs, p.facility, p.wallUs);
   }
 
   private flushCarry(): void {
@@ -196,6 +238,7 @@ export class KernelLogFeeder {
   private kmsgAt(text: string, s: number, e: number): boolean {
     const k = scanKmsgPrefix(text, s, e, this.prefix);
     if (k.kind !== 'record') return false;
+    if (this.pending !== null) this.flushPending();
     const start = k.messageStart;
     this.lineNo++;
     this.stats.lines++;
@@ -230,11 +273,25 @@ export class KernelLogFeeder {
     const format = info.format;
     this.stats.formats[format]++;
     this.prevKmsg = format === 'kmsg' || (format === 'kmsg-dict' && this.prevKmsg);
+    if (this.pending !== null) {
+      // A line of no form of its own right after a broken kill line may be its other half.
+      const p = this.pending;
+      const joined = format === 'bare' ? joinBrokenLine(p.msg, line) : undefined;
+      this.pending = null;
+      if (joined !== undefined) {
+        p.parser.push(joined, p.seq, p.tsUs, p.facility, p.wallUs);
+        return;
+      }
+      p.parser.push(p.msg, p.seq, p.tsUs, p.facility, p.wallUs);
+    }
     switch (format) {
       case 'kmsg-dict':
         return;
       case 'journal-marker':
-        if (info.boot) this.parser.boundary();
+        if (info.boot) {
+          this.parser.boundary();
+          for (const p of this.streams.values()) p.boundary();
+        }
         return;
       case 'malformed':
         this.stats.malformed++;
@@ -253,22 +310,30 @@ export class KernelLogFeeder {
       case 'journal':
       case 'journal-monotonic':
       case 'journal-iso':
+      case 'wrapped':
       case 'bare':
         break;
       default:
         format satisfies never;
     }
     if (info.facility < 0) this.stats.noFacility++;
+    const parser = info.stream === '' ? this.parser : this.parserOf(info.stream);
+    const text = info.inner ?? line;
     const start = info.messageStart;
-    const mayBeOom = mayBeOomLine(line, start);
-    if (!this.parser.readingReport && !mayBeOom) {
-      this.parser.pushOther(info.seq, info.tsUs, info.facility);
+    const mayBeOom = mayBeOomLine(text, start);
+    if (!parser.readingReport && !mayBeOom) {
+      parser.pushOther(info.seq, info.tsUs, info.facility);
       return;
     }
-    const body = start === 0 ? line : line.slice(start);
+    const body = start === 0 ? text : text.slice(start);
     // Only a kill line's time is kept, and every kill line passes mayBeOomLine: the report's other
     // lines (the task table) are not worth a date parse each.
     const wallUs = mayBeOom ? lineWallUs(line, info, this.clock) : -1;
-    this.parser.push(info.escaped ? unescapeKmsg(body) : body, info.seq, info.tsUs, info.facility, wallUs);
+    const msg = info.escaped ? unescapeKmsg(body) : body;
+    if (mayBeOom && (info.facility < 0 || info.facility === 0) && isBrokenOomLine(msg)) {
+      this.pending = { parser, msg, seq: info.seq, tsUs: info.tsUs, facility: info.facility, wallUs };
+      return;
+    }
+    parser.push(msg, info.seq, info.tsUs, info.facility, wallUs);
   }
 }

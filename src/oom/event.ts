@@ -10,8 +10,8 @@ import type { KillLine, OomScope } from './messages.js';
  */
 export interface OomKillEvent {
   pid: number;
-  /** The comm as the kernel printed it, escapes decoded. */
-  process: string;
+  /** The comm as the kernel printed it, escapes decoded; null when a partial line lost it. */
+  process: string | null;
   /** `cgroup` when a memory cgroup's limit was hit, `system` otherwise; null when the input does not tell. */
   scope: OomScope | null;
   /** `CONSTRAINT_MEMCG`, `CONSTRAINT_NONE`, ... from the summary line (≥ 4.19). */
@@ -29,6 +29,16 @@ export interface OomKillEvent {
   oom_score_adj: number | null;
   /** True for every process killed because its cgroup has memory.oom.group set. */
   group_kill: boolean;
+  /**
+   * The input did not hold the kernel's whole kill line (cut short, cut in two, or only the
+   * `Kill process` selection was there): the fields it could not read are null.
+   */
+  partial: boolean;
+  /**
+   * Only the `Kill process N (comm) score S or sacrifice child` line (kernels ≤ 5.0) was there, not
+   * its `Killed process` line: the kernel may have killed a child of N instead (pid is N's).
+   */
+  possibly_child: boolean;
   /** The comm of the task that invoked the OOM killer (the report's header). */
   trigger_process: string | null;
   /** The kill line's /dev/kmsg sequence number, when the input has it. */
@@ -61,7 +71,7 @@ export interface OomKillEvent {
 export const OOM_KILL_EVENT_KEYS = [
   'pid', 'process', 'scope', 'constraint', 'oom_cgroup', 'victim_cgroup', 'uid', 'total_vm_kb',
   'anon_rss_kb', 'file_rss_kb', 'shmem_rss_kb', 'pgtables_kb', 'oom_score_adj', 'group_kill',
-  'trigger_process', 'seq', 'kernel_time_us', 'kill_time', 'unit', 'runtime', 'container_id', 'pod_uid', 'pod_qos',
+  'partial', 'possibly_child', 'trigger_process', 'seq', 'kernel_time_us', 'kill_time', 'unit', 'runtime', 'container_id', 'pod_uid', 'pod_qos',
   'memory', 'memory_stat', 'mem_info', 'candidates', 'candidates_total',
 ] as const satisfies ReadonlyArray<keyof OomKillEvent>;
 
@@ -75,6 +85,8 @@ export interface KillContext {
   readonly ownerCgroup: string | null;
   readonly uid: number | null;
   readonly groupKill: boolean;
+  /** The kill is known from its `Kill process` selection line alone. */
+  readonly possiblyChild?: boolean;
   readonly triggerProcess: string | null;
   readonly seq: number | null;
   readonly kernelTimeUs: number | null;
@@ -110,6 +122,8 @@ export function buildOomKillEvent(kill: KillLine, ctx: KillContext): OomKillEven
     pgtables_kb: kill.pgtablesKb,
     oom_score_adj: kill.oomScoreAdj,
     group_kill: ctx.groupKill,
+    partial: kill.partial,
+    possibly_child: ctx.possiblyChild ?? false,
     trigger_process: ctx.triggerProcess,
     seq: ctx.seq,
     kernel_time_us: ctx.kernelTimeUs,

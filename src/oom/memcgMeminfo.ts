@@ -14,6 +14,7 @@
  *   - v1 (6.x): one record per `key value` line (memory.stat's v1 keys, `total_*` included).
  * Values are bytes for sizes and plain counts for events (pgfault, workingset_*), as memory.stat.
  */
+import { KB, groupedNumber } from './messages.js';
 
 /** One page counter as the report prints it, in bytes; `'max'` for no limit. */
 export interface MemcgCounter {
@@ -37,7 +38,8 @@ export type MemoryStat = Record<string, number | 'max'>;
 
 export type CounterName = 'memory' | 'memsw' | 'swap' | 'kmem';
 
-const COUNTER = /^(memory|memory\+swap|swap|kmem): usage (\d{1,20})kB, limit (\d{1,20})kB, failcnt (\d{1,20})$/;
+// Sizes as the kernel prints them, or grouped by a paste (`65,536kB`: messages.ts KB).
+const COUNTER = new RegExp(String.raw`^(memory|memory\+swap|swap|kmem): usage ${KB}, limit ${KB}, failcnt (\d{1,20})$`);
 
 /**
  * A page counter's limit in bytes. No real limit reaches 8 PiB: a byte count beyond 2^53 is the
@@ -52,11 +54,11 @@ function limitBytes(kb: number): number | 'max' {
 export function parseMemcgCounterLine(msg: string): [CounterName, MemcgCounter] | undefined {
   const m = COUNTER.exec(msg);
   if (m === null) return undefined;
-  const usage = Number(m[2]) * 1024;
+  const usage = groupedNumber(m[2] as string) * 1024;
   const failcnt = Number(m[4]);
   if (!Number.isSafeInteger(usage) || !Number.isSafeInteger(failcnt)) return undefined;
   const name = m[1] === 'memory+swap' ? 'memsw' : (m[1] as CounterName);
-  return [name, { usage, limit: limitBytes(Number(m[3])), failcnt }];
+  return [name, { usage, limit: limitBytes(groupedNumber(m[3] as string)), failcnt }];
 }
 
 const STATS_FOR = 'Memory cgroup stats for ';

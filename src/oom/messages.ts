@@ -56,7 +56,8 @@ function digitsAt(s: string, from: number): [number, number] | undefined {
  */
 export interface KillLine {
   readonly pid: number;
-  readonly comm: string;
+  /** null when the line is cut before its comm ends (a partial line). */
+  readonly comm: string | null;
   /** From the line's prefix; null when the kernel printed none (< 5.1). */
   readonly scope: OomScope | null;
   readonly totalVmKb: number | null;
@@ -66,17 +67,34 @@ export interface KillLine {
   readonly uid: number | null;
   readonly pgtablesKb: number | null;
   readonly oomScoreAdj: number | null;
+  /**
+   * The line names the killed pid but is not the kernel's whole line (cut short, cut in two, or
+   * text after it): what could be read is kept, the rest is null.
+   */
+  readonly partial: boolean;
 }
 
 const KILLED = 'Killed process ';
+/**
+ * A size in kB as the kernel prints it (plain digits), or as a paste or a viewer may have grouped
+ * it: `65,536`, `65.536`, `65 536` (groups of exactly three digits after the first, one separator
+ * kind). The kernel never prints a fraction here, so `65.536kB` is 65536, never 65.5.
+ */
+export const KB = String.raw`(\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?: \d{3})+|\d{1,19})kB`;
 // The counters after the comm, anchored at the end of the line. Very old kernels said `vsz:`.
 const RHEL_UID = /\), UID (\d{1,10}),$/;
-const KILL_STATS =
-  /^ (?:total-vm|vsz):(\d{1,19})kB, anon-rss:(\d{1,19})kB, file-rss:(\d{1,19})kB(?:, shmem-rss:(\d{1,19})kB)?(?:, UID:(\d{1,10}))?(?: pgtables:(\d{1,19})kB)?(?: oom_score_adj:(-?\d{1,4}))?$/;
+const KILL_STATS = new RegExp(
+  String.raw`^ (?:total-vm|vsz):${KB}, anon-rss:${KB}, file-rss:${KB}(?:, shmem-rss:${KB})?(?:, UID:(\d{1,10}))?(?: pgtables:${KB})?(?: oom_score_adj:(-?\d{1,4}))?$`,
+);
+
+/** A number KB captured (or plain digits), its thousands separators taken out. */
+export function groupedNumber(s: string): number {
+  return Number(s.length > 3 && !/^-?\d+$/.test(s) ? s.replace(/[,. ]/g, '') : s);
+}
 
 function num(s: string | undefined): number | null {
   if (s === undefined) return null;
-  const n = Number(s);
+  const n = groupedNumber(s);
   return Number.isSafeInteger(n) ? n : null;
 }
 
@@ -128,7 +146,126 @@ export function parseKillLine(msg: string): KillLine | undefined {
     uid: num(m?.[5] ?? rhelUid),
     pgtablesKb: num(m?.[6]),
     oomScoreAdj: num(m?.[7]),
+    partial: false,
   };
+}
+
+const LOOSE_FIELDS: ReadonlyArray<readonly [keyof KillLine, RegExp]> = [
+  ['totalVmKb', new RegExp(String.raw`(?:total-vm|vsz):${KB}(?!\w)`)],
+  ['anonRssKb', new RegExp(String.raw`anon-rss:${KB}(?!\w)`)],
+  ['fileRssKb', new RegExp(String.raw`file-rss:${KB}(?!\w)`)],
+  ['shmemRssKb', new RegExp(String.raw`shmem-rss:${KB}(?!\w)`)],
+  ['uid', /UID[: ](\d{1,10})(?=[ ,]|$)/],
+  ['pgtablesKb', new RegExp(String.raw`pgtables:${KB}(?!\w)`)],
+  ['oomScoreAdj', /oom_score_adj:(-?\d{1,4})(?=\D|$)/],
+];
+
+/**
+ * A kill line that is not the kernel's whole line but names the killed pid (`Killed process N`
+ * followed by a space or the end): a kill all the same, with what can be read of it. Each counter
+ * is read only where the kernel's `name:value` stands whole; the comm only when its closing `)`
+ * is there. Undefined when the message has no `[<prefix>: ]Killed process N` at its start.
+ */
+export function parsePartialKillLine(msg: string): KillLine | undefined {
+  let at = 0;
+  let scope: OomScope | null = null;
+  if (!msg.startsWith(KILLED)) {
+    const p = prefixOf(msg);
+    if (p === undefined || !msg.startsWith(KILLED, p[0].length)) return undefined;
+    at = p[0].length;
+    scope = p[1];
+  }
+  const d = digitsAt(msg, at + KILLED.length);
+  if (d === undefined || (d[1] < msg.length && msg.charCodeAt(d[1]) !== 32)) return undefined;
+  let comm: string | null = null;
+  let rest = d[1];
+  if (msg.charCodeAt(d[1] + 1) === 40 /* ( */) {
+    const commStart = d[1] + 2;
+    // The comm ends at the `)` before the counters (or the line's last `)`), within TASK_COMM_MAX.
+    let tail = msg.indexOf(' total-vm:', commStart);
+    if (tail < 0) tail = msg.indexOf(', UID ', commStart);
+    const close = msg.lastIndexOf(')', tail < 0 ? msg.length : tail);
+    if (close >= commStart && close - commStart <= TASK_COMM_MAX) {
+      comm = msg.slice(commStart, close);
+      rest = close + 1;
+    }
+  }
+  const fields: Record<string, number | null> = {};
+  const tailText = msg.slice(rest);
+  for (const [key, re] of LOOSE_FIELDS) fields[key] = num(re.exec(tailText)?.[1]);
+  return {
+    pid: d[0],
+    comm,
+    scope,
+    totalVmKb: fields['totalVmKb'] ?? null,
+    anonRssKb: fields['anonRssKb'] ?? null,
+    fileRssKb: fields['fileRssKb'] ?? null,
+    shmemRssKb: fields['shmemRssKb'] ?? null,
+    uid: fields['uid'] ?? null,
+    pgtablesKb: fields['pgtablesKb'] ?? null,
+    oomScoreAdj: fields['oomScoreAdj'] ?? null,
+    partial: true,
+  };
+}
+
+/**
+ * A pasted line that a terminal or pager wrapped and the paste padded: a run of 3 or more spaces
+ * inside the line where the wrap was (`anon-rss:830480k<spaces>B, file-rss:...`). Returns the
+ * line with that run taken out, or made one space, whichever `parses` accepts; undefined when
+ * neither does (then the line stays as it was).
+ */
+export function healWrappedLine(msg: string, parses: (s: string) => boolean): string | undefined {
+  const m = /\S( {3,})\S/.exec(msg);
+  if (m === null) return undefined;
+  const at = m.index + 1;
+  const end = at + (m[1] as string).length;
+  for (const glue of ['', ' ']) {
+    const s = msg.slice(0, at) + glue + msg.slice(end);
+    if (parses(s)) return s;
+  }
+  return undefined;
+}
+
+/** A kill line the kernel printed whole (parseKillLine) or one a paste wrapped with padding. */
+export function parseKillLineHealed(msg: string): KillLine | undefined {
+  const k = parseKillLine(msg);
+  if (k !== undefined || !msg.includes('   ')) return k;
+  const healed = healWrappedLine(msg, (s) => parseKillLine(s) !== undefined);
+  return healed === undefined ? undefined : parseKillLine(healed);
+}
+
+/** Which of the lines that name a kill `msg` is, when it is one but not whole; undefined otherwise. */
+function brokenKind(msg: string): 'kill' | 'select' | 'summary' | undefined {
+  if (msg.startsWith(SUMMARY)) return summaryPidUid(msg) === undefined ? 'summary' : undefined;
+  if (parseKillLineHealed(msg) === undefined && parsePartialKillLine(msg) !== undefined) return 'kill';
+  if (prefixOf(msg) !== undefined && msg.includes(': Kill process ') && parseSelectLine(msg) === undefined) return 'select';
+  return undefined;
+}
+
+/**
+ * True when `msg` is a kill, selection or summary line that is not whole: a line a terminal or a
+ * pager may have cut in two (see joinBrokenLine).
+ */
+export function isBrokenOomLine(msg: string): boolean {
+  return brokenKind(msg) !== undefined;
+}
+
+/**
+ * `head` (a broken line, isBrokenOomLine) and `next` (the line after it, of no form of its own)
+ * as the one line they were before a terminal or pager cut it: the cut may have been anywhere,
+ * mid-field or at a space. Undefined unless the joined text is the kernel's whole line: nothing is
+ * made up to fill a gap.
+ */
+export function joinBrokenLine(head: string, next: string): string | undefined {
+  const kind = brokenKind(head);
+  if (kind === undefined) return undefined;
+  const whole = (s: string): boolean =>
+    kind === 'kill' ? parseKillLine(s) !== undefined
+    : kind === 'select' ? parseSelectLineWhole(s) !== undefined
+    : parseSummaryLine(s) !== undefined;
+  const rest = next.trimStart();
+  for (const s of [head + next, head + rest, `${head} ${rest}`]) if (whole(s)) return s;
+  return undefined;
 }
 
 /** `<prefix>: Kill process N (comm) score N or sacrifice child` (oom_kill_process, kernels ≤ 5.0). */
@@ -142,6 +279,13 @@ export interface SelectLine {
 const SACRIFICE = /\) score (\d{1,10}) or sacrifice child$/;
 
 export function parseSelectLine(msg: string): SelectLine | undefined {
+  const s = parseSelectLineWhole(msg);
+  if (s !== undefined || !msg.includes('   ')) return s;
+  const healed = healWrappedLine(msg, (h) => parseSelectLineWhole(h) !== undefined);
+  return healed === undefined ? undefined : parseSelectLineWhole(healed);
+}
+
+function parseSelectLineWhole(msg: string): SelectLine | undefined {
   const p = prefixOf(msg);
   if (p === undefined || !msg.startsWith('Kill process ', p[0].length)) return undefined;
   const d = digitsAt(msg, p[0].length + 13);

@@ -24,6 +24,12 @@
  * (ReportBlocks.placesTasksIn): in a storm, each full report lists the tasks its header-less kills
  * will name. Tables are kept `tableWindowUs` of kernel time, at most `MAX_RECENT_TABLES` of them.
  *
+ * What a pasted log may lack or garble is still read, never made up: a kill line that is not whole
+ * but names the killed pid is a kill (`partial`, unread fields null); a `Kill process` selection
+ * whose kill line never comes is a kill of the selected task when its report closes
+ * (`possibly_child`: the kernel may have killed a child instead); a summary line printed after its
+ * kill line (same pid, no summary yet) still gives that kill its cgroups.
+ *
  * Records from userspace (facility ≥ 1, Documentation/ABI/testing/dev-kmsg) are never parsed:
  * they are counted and otherwise ignored, whatever they say.
  */
@@ -39,7 +45,8 @@ import {
   mayBeOomLine,
   parseGroupLine,
   parseHeaderLine,
-  parseKillLine,
+  parseKillLineHealed,
+  parsePartialKillLine,
   parseSelectLine,
   parseSummaryLine,
   parseSuppressedLine,
@@ -64,6 +71,10 @@ export interface OomParserStats {
   kills: number;
   /** Kills whose report header was not there (rate-limited storm, lost records, partial logs). */
   headerlessKills: number;
+  /** Kills known from a line that was not the kernel's whole kill line (event `partial`). */
+  partialKills: number;
+  /** Of those, kills known from a `Kill process` selection line alone (event `possibly_child`). */
+  possiblyChildKills: number;
   /** Repeated kill lines of a group kill's first victim, reported once. */
   duplicateKills: number;
   /** Sum of `oom_kill_process: N callbacks suppressed`: reports the kernel printed without header. */
@@ -118,7 +129,7 @@ interface RecentTable {
 /** The report being read: what its lines established so far. */
 interface Report {
   /** False for a context opened by a header-less kill: it is not counted as a report. */
-  readonly counted: boolean;
+  counted: boolean;
   trigger: string | null;
   scope: OomScope | null;
   constraint: string | null;
@@ -128,6 +139,8 @@ interface Report {
   summaryUid: number | null;
   legacyTaskMemcg: string | null;
   selectedPid: number | null;
+  /** The `Kill process` line's comm, SEQ, kernel and wall time: its kill when no kill line follows. */
+  selected: { comm: string; seq: number; ts: number; wallUs: number } | null;
   kills: number;
   lastKillPid: number;
   groupCgroup: string | null;
@@ -150,6 +163,7 @@ function newReport(counted: boolean, ts: number): Report {
     summaryUid: null,
     legacyTaskMemcg: null,
     selectedPid: null,
+    selected: null,
     kills: 0,
     lastKillPid: -1,
     groupCgroup: null,
@@ -166,17 +180,23 @@ function newReport(counted: boolean, ts: number): Report {
  * for now (the live reader drained the device) and `end()` at the end of input.
  */
 export class OomReportParser {
-  readonly stats: OomParserStats = {
-    messages: 0,
-    foreign: 0,
-    lost: 0,
-    reports: 0,
-    reportsWithoutKill: 0,
-    kills: 0,
-    headerlessKills: 0,
-    duplicateKills: 0,
-    suppressed: 0,
-  };
+  readonly stats: OomParserStats;
+  private readonly options: OomParserOptions;
+  private static newStats(): OomParserStats {
+    return {
+      messages: 0,
+      foreign: 0,
+      lost: 0,
+      reports: 0,
+      reportsWithoutKill: 0,
+      kills: 0,
+      headerlessKills: 0,
+      duplicateKills: 0,
+      suppressed: 0,
+      partialKills: 0,
+      possiblyChildKills: 0,
+    };
+  }
   private readonly onKill: (event: OomKillEvent) => void;
   private readonly onRepeatedKill: ((reported: OomKillEvent) => void) | undefined;
   private readonly staleAfterUs: number;
@@ -188,11 +208,16 @@ export class OomReportParser {
   /** Task tables of recent full reports, oldest first. */
   private tables: RecentTable[] = [];
   private held: OomKillEvent | null = null;
+  /** How the held kill was built, to build it again when its summary line comes after it. */
+  private heldFrom: { k: KillLine; seq: number; ts: number; wallUs: number } | null = null;
   /** The last kill emitted: a group line may come after idle() released its first victim. */
   private lastReleased: OomKillEvent | null = null;
   private lastSeq = -1;
 
-  constructor(options: OomParserOptions) {
+  /** `stats`: shared with the parser this one is a sibling of (see sibling()). */
+  constructor(options: OomParserOptions, stats?: OomParserStats) {
+    this.options = options;
+    this.stats = stats ?? OomReportParser.newStats();
     this.onKill = options.onKill;
     this.onRepeatedKill = options.onRepeatedKill;
     this.staleAfterUs = options.staleAfterUs ?? DEFAULT_STALE_AFTER_US;
@@ -206,6 +231,14 @@ export class OomReportParser {
    */
   get readingReport(): boolean {
     return this.blocks !== null;
+  }
+
+  /**
+   * A parser for another source stream of the same input (another host's lines, another wrapped
+   * log's): its own report state, the same options and the same stats.
+   */
+  sibling(): OomReportParser {
+    return new OomReportParser(this.options, this.stats);
   }
 
   /** Feed one parsed /dev/kmsg record. */
@@ -307,6 +340,19 @@ export class OomReportParser {
 
   private close(): void {
     const r = this.report;
+    if (r !== null && r.kills === 0 && r.selected !== null && r.selectedPid !== null) {
+      // A `Kill process` line whose `Killed process` line is not there (a grep kept only the
+      // first, records were lost): the kernel killed the selected task or one of its children.
+      const sel = r.selected;
+      const k: KillLine = {
+        pid: r.selectedPid, comm: sel.comm, scope: r.scope, totalVmKb: null, anonRssKb: null, fileRssKb: null,
+        shmemRssKb: null, uid: null, pgtablesKb: null, oomScoreAdj: null, partial: true,
+      };
+      this.release();
+      r.kills++;
+      this.held = this.event(k, r, sel.seq, sel.ts, sel.wallUs, false, true);
+      this.release();
+    }
     if (r !== null && r.counted && r.kills === 0) this.stats.reportsWithoutKill++;
     this.report = null;
     this.blocks = null;
@@ -316,13 +362,16 @@ export class OomReportParser {
     const e = this.held;
     if (e === null) return;
     this.held = null;
+    this.heldFrom = null;
     this.lastReleased = e;
     this.stats.kills++;
+    if (e.partial) this.stats.partialKills++;
+    if (e.possibly_child) this.stats.possiblyChildKills++;
     this.onKill(e);
   }
 
   private handle(msg: string, seq: number, ts: number, wallUs: number): void {
-    const kill = parseKillLine(msg);
+    const kill = parseKillLineHealed(msg) ?? parsePartialKillLine(msg);
     if (kill !== undefined) {
       this.kill(kill, seq, ts, wallUs);
       return;
@@ -332,6 +381,7 @@ export class OomReportParser {
       this.group(group, ts);
       return;
     }
+    if (isSummaryLine(msg) && this.lateSummary(msg)) return;
     // Every other report line ends a held kill's chance to be a group's first victim.
     this.release();
     const trigger = parseHeaderLine(msg);
@@ -376,6 +426,7 @@ export class OomReportParser {
       // Not rate-limited (≤ 5.0): in a storm it opens the report its header would have opened.
       if (r === null || r.kills > 0 || r.selectedPid !== null) r = this.open(true, ts);
       r.selectedPid = select.pid;
+      r.selected = { comm: select.comm, seq, ts, wallUs };
       r.scope = select.scope;
       r.lastTs = ts;
       return;
@@ -430,6 +481,7 @@ export class OomReportParser {
     rep.lastTs = ts;
     this.blocks = null;
     this.held = this.event(k, rep, seq, ts, wallUs, false);
+    this.heldFrom = { k, seq, ts, wallUs };
     if (!attach) return;
     this.remember(rep, ts);
   }
@@ -493,13 +545,56 @@ export class OomReportParser {
     e.pod_qos = o.pod_qos;
   }
 
-  private event(k: KillLine, r: Report, seq: number, ts: number, wallUs: number, groupKill: boolean): OomKillEvent {
+  /**
+   * A summary line (`oom-kill:constraint=...`) printed after its kill line (some kernels and log
+   * orderings): it belongs to the kill just read when it names that kill's pid and the kill's report
+   * has no summary yet. The kill, still held, is built again with it; a kill already emitted (idle()
+   * came between) cannot change, and the summary then only keeps from opening a report of its own.
+   * Returns false when the line is no such summary (it is then read as the next report's).
+   */
+  private lateSummary(msg: string): boolean {
+    const r = this.report;
+    if (r === null || r.kills === 0 || r.summary !== null || r.groupPids !== null) return false;
+    const pu = summaryPidUid(msg);
+    if (pu === undefined || pu[0] !== r.lastKillPid) return false;
+    r.summary = msg;
+    r.summaryPid = pu[0];
+    r.summaryUid = pu[1];
+    const s = parseSummaryLine(msg);
+    if (s !== undefined) {
+      r.constraint = s.constraint;
+      r.oomMemcg = s.oomMemcg;
+      r.scope = s.globalOom ? 'system' : 'cgroup';
+    }
+    if (!r.counted) {
+      // The kill opened this context without a report line; its summary is one: a report, as
+      // the same lines in the kernel's order would be, and the kill is no header-less one.
+      r.counted = true;
+      this.stats.reports++;
+      this.stats.headerlessKills--;
+    }
+    const h = this.heldFrom;
+    if (h !== null && this.held !== null && h.k.pid === pu[0]) {
+      this.held = this.event(h.k, r, h.seq, h.ts, h.wallUs, false);
+    }
+    return true;
+  }
+
+  private event(
+    k: KillLine,
+    r: Report,
+    seq: number,
+    ts: number,
+    wallUs: number,
+    groupKill: boolean,
+    possiblyChild = false,
+  ): OomKillEvent {
     let victim: string | null = r.counted ? null : this.placed(k.pid, ts);
     let uid: number | null = null;
     let oomCgroup = r.oomMemcg;
     if (r.summaryPid === k.pid && r.summary !== null) {
       // The kill line's comm pins where the summary's `,task=` starts: parse it again with it.
-      const s = parseSummaryLine(r.summary, k.comm);
+      const s = parseSummaryLine(r.summary, k.comm ?? undefined);
       if (s !== undefined) {
         victim = s.taskMemcg;
         oomCgroup = s.oomMemcg;
@@ -528,6 +623,7 @@ export class OomReportParser {
       ownerCgroup: victim ?? (groupKill ? r.groupCgroup : null),
       uid,
       groupKill,
+      possiblyChild,
       triggerProcess: r.trigger,
       seq: seq >= 0 ? seq : null,
       kernelTimeUs: ts >= 0 ? ts : null,

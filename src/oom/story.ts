@@ -67,7 +67,12 @@ export interface StoryCandidate {
 
 export interface Story {
   pid: number;
-  process: string;
+  /** The comm; null when the kill line was cut before it (a partial kill). */
+  process: string | null;
+  /** The kill line could not be read whole (the event's `partial`). */
+  partial: boolean;
+  /** An old `Kill process … or sacrifice child` line without its `Killed process` line: the process killed may be a child. */
+  possibly_child: boolean;
   uid: number | null;
   /** RFC 3339, UTC; null when the input had no clock for it. */
   kill_time: string | null;
@@ -155,7 +160,7 @@ export interface Story {
     /** Whether any of the kill's report was in the input; without it group_kill false means unknown. */
     report_seen: boolean;
     /** The other kills of the same report, as given. */
-    killed_with_it: Array<{ pid: number; process: string; victim_cgroup: string | null }>;
+    killed_with_it: Array<{ pid: number; process: string | null; victim_cgroup: string | null }>;
   };
   /** What to change, each with the fact it rests on. */
   advice: Array<{ kind: string; text: string }>;
@@ -375,10 +380,6 @@ function cgroupVersion(e: OomKillEvent): 1 | 2 | null {
 }
 
 /** The kill line's flags another reader may add: read when present. */
-function flag(e: OomKillEvent, key: string): boolean {
-  return (e as unknown as Record<string, unknown>)[key] === true;
-}
-
 /**
  * The story of one kill. `siblings`: the other kills of the same report (a group kill's members;
  * groupSiblings() finds them in a list of events). `names`: the daemon's names for the kill.
@@ -386,8 +387,8 @@ function flag(e: OomKillEvent, key: string): boolean {
 export function killStory(e: OomKillEvent, opts: { siblings?: readonly OomKillEvent[]; names?: StoryNames | null; detectedAt?: string | null } = {}): Story {
   const names = opts.names ?? NO_NAMES;
   const missing: string[] = [];
-  if (flag(e, 'partial')) missing.push('the kill line could not be read whole: fields shown as unknown were not readable');
-  if (flag(e, 'possibly_child')) missing.push("the report is the old `Kill process … or sacrifice child` form: the process killed may be a child of the one the kernel selected");
+  if (e.partial) missing.push('the kill line could not be read whole: fields shown as unknown were not readable');
+  if (e.possibly_child) missing.push("the report is the old `Kill process … or sacrifice child` form: the process killed may be a child of the one the kernel selected");
   if (e.kill_time === null) missing.push('the kill has no wall-clock time in the input (give --boot-time for kernel timestamps)');
   const fired = names.limit ?? limitFired(e);
   const memory = counter(e.memory);
@@ -400,6 +401,8 @@ export function killStory(e: OomKillEvent, opts: { siblings?: readonly OomKillEv
   const story: Story = {
     pid: e.pid,
     process: e.process,
+    partial: e.partial,
+    possibly_child: e.possibly_child,
     uid: e.uid,
     kill_time: e.kill_time,
     kernel_time_us: e.kernel_time_us,

@@ -9,7 +9,8 @@ import type { Story, StoryCandidate, StoryCounter, StoryPart } from './story.js'
 
 const size = (n: number | 'max'): string => (n === 'max' ? 'max' : formatBytes(n));
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-const q = (s: string): string => JSON.stringify(s);
+/** A comm quoted; a partial kill line may have lost it. */
+const q = (s: string | null): string => (s === null ? '(name not readable)' : JSON.stringify(s));
 
 function when(s: Story): string {
   if (s.kill_time !== null) return `at ${s.kill_time}`;

@@ -79,6 +79,17 @@ test('a pending kill is journalled without the report\'s long account (stat bloc
     assert.equal(told.candidates?.length, 5, 'the event in memory keeps its account for its log line');
   }));
 
+test('a pending kill journalled before partial and possibly_child existed reads back with them, false, in contract order', () =>
+  withDir((dir) => {
+    const old: Record<string, unknown> = { ...kill(9, '/a') };
+    delete old['partial'];
+    delete old['possibly_child'];
+    writeFileSync(stateFile(dir), `${JSON.stringify({ boot_id: BOOT, seq: 5, counters: { '/a': 1 }, pending: [old] })}\n`);
+    const restored = readState(dir)?.ledger.pending ?? [];
+    assert.deepEqual(restored, [kill(9, '/a')]);
+    assert.deepEqual(Object.keys(restored[0] ?? {}), Object.keys(kill(9, '/a')));
+  }));
+
 test('a save cut short by a kill is passed over; the next run starts the journal afresh without it', () =>
   withDir((dir) => {
     const ledger = new KillLedger(1000);

@@ -16,7 +16,7 @@ function event(over: Partial<OomKillEvent> = {}): OomKillEvent {
   return {
     pid: 100, process: 'app', scope: 'cgroup', constraint: 'CONSTRAINT_MEMCG', oom_cgroup: '/work', victim_cgroup: '/work', uid: 1000,
     total_vm_kb: 200_000, anon_rss_kb: 60_000, file_rss_kb: 1_000, shmem_rss_kb: 0, pgtables_kb: 200, oom_score_adj: 0,
-    group_kill: false, trigger_process: 'app', seq: 7, kernel_time_us: 5_000_000, kill_time: '2026-11-28T05:27:58.000Z', unit: null, runtime: null,
+    partial: false, possibly_child: false, group_kill: false, trigger_process: 'app', seq: 7, kernel_time_us: 5_000_000, kill_time: '2026-11-28T05:27:58.000Z', unit: null, runtime: null,
     container_id: null, pod_uid: null, pod_qos: null,
     memory: { usage: 64 * M, limit: 64 * M, failcnt: 12, swap: { usage: 0, limit: 'max', failcnt: 0 }, memsw: null, kmem: null },
     memory_stat: null, mem_info: null, candidates: null, candidates_total: null,

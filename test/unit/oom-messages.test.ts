@@ -28,6 +28,7 @@ test('kill line (≥ 5.x): prefix, pid, comm with spaces/parens/commas, every co
     uid: 1000,
     pgtablesKb: 180,
     oomScoreAdj: -17,
+    partial: false,
   });
   assert.equal(parseKillLine(`Out of memory: Killed process 1 (a) ${STATS}`)?.scope, 'system');
   assert.equal(parseKillLine(`Out of memory (oom_kill_allocating_task): Killed process 1 (a) ${STATS}`)?.scope, 'system');

@@ -25,6 +25,20 @@ const REAL: string[] = ['k8s-systemd.kmsg', 'handwritten/v2-group-kill.kmsg']
 
 const KILL_SHAPE =
   /^(?:(?:Memory cgroup out of memory|Out of memory|Out of memory \(oom_kill_allocating_task\)): )?Killed process (\d+) \((.*)\)(?:(?:, UID \d+,)? (?:total-vm|vsz):\d+kB, anon-rss:\d+kB, file-rss:\d+kB.*)?$/s;
+// A line that names the killed pid but is not the kernel's whole line: a partial kill (comm may be lost).
+const PARTIAL_SHAPE =
+  /^(?:(?:Memory cgroup out of memory|Out of memory|Out of memory \(oom_kill_allocating_task\)): )?Killed process (\d+)(?: |$)/s;
+
+/** Every place in `msg` where a kill line may start after an unknown prefix. */
+function anchors(msg: string): number[] {
+  const out: number[] = [];
+  const re = /(?:Memory cgroup out of memory: |Out of memory(?: \(oom_kill_allocating_task\))?: )?Killed process \d/g;
+  for (let m = re.exec(msg); m !== null; m = re.exec(msg)) {
+    out.push(m.index);
+    re.lastIndex = m.index + 1;
+  }
+  return out;
+}
 
 interface Line {
   readonly message: string;
@@ -107,16 +121,33 @@ test('random and mutated lines in every form never throw and never invent a kill
       const events = run(text, chunk);
       // The oracle: kernel-shaped kill messages on lines not known to be from userspace.
       const allowed = new Map<string, number>();
-      for (const r of rendered) {
-        if (r.foreign) continue;
-        const m = KILL_SHAPE.exec(r.l.message);
+      const allow = (msg: string): void => {
+        const m = KILL_SHAPE.exec(msg);
         if (m !== null) {
           const key = `${m[1]}\u0000${m[2]}`;
           allowed.set(key, (allowed.get(key) ?? 0) + 1);
         }
+        const p = m === null ? PARTIAL_SHAPE.exec(msg) : null;
+        if (p !== null) allowed.set(`${p[1]}\u0000partial`, (allowed.get(`${p[1]}\u0000partial`) ?? 0) + 1);
+      };
+      for (const [i, r] of rendered.entries()) {
+        if (r.foreign) continue;
+        allow(r.l.message);
+        // A bare line is searched for the kernel's text after any prefix.
+        if (r.l.form === 6) for (const at of anchors(r.l.message)) allow(r.l.message.slice(at));
+        // A broken kill line may be completed by the bare line after it (a terminal's cut).
+        const next = rendered[i + 1];
+        if (next !== undefined && next.l.form === 6) {
+          const rest = next.l.message.trimStart();
+          for (const whole of [r.l.message + next.l.message, r.l.message + rest, `${r.l.message} ${rest}`]) {
+            allow(whole);
+            for (const at of anchors(whole)) allow(whole.slice(at));
+          }
+        }
       }
       for (const e of events) {
-        const key = `${e.pid}\u0000${e.process}`;
+        // A whole kill line gives its pid and comm; a partial one (never a whole line's) its pid.
+        const key = e.partial && allowed.get(`${e.pid}\u0000${e.process}`) === undefined ? `${e.pid}\u0000partial` : `${e.pid}\u0000${e.process}`;
         const left = allowed.get(key) ?? 0;
         assert.ok(left > 0, `invented kill ${JSON.stringify(e)} from ${JSON.stringify(text)}`);
         allowed.set(key, left - 1);

@@ -25,7 +25,7 @@ test('an event has exactly the contract keys, in order', () => {
   assert.deepEqual(events[0], {
     pid: 7, process: 'dd', scope: 'cgroup', constraint: 'CONSTRAINT_MEMCG', oom_cgroup: '/a', victim_cgroup: '/a/b',
     uid: 0, total_vm_kb: 1000, anon_rss_kb: 500, file_rss_kb: 20, shmem_rss_kb: 0, pgtables_kb: 40, oom_score_adj: 0,
-    group_kill: false, trigger_process: 'dd', seq: 102, kernel_time_us: 1_000_020, kill_time: null, unit: null, runtime: null,
+    group_kill: false, partial: false, possibly_child: false, trigger_process: 'dd', seq: 102, kernel_time_us: 1_000_020, kill_time: null, unit: null, runtime: null,
     container_id: null, pod_uid: null, pod_qos: null, memory: null, memory_stat: null, mem_info: null,
     candidates: null, candidates_total: null,
   });

@@ -48,7 +48,7 @@ test('v2-real/memcg.kmsg: limit on /cap-memcg, hog dd 106 in /cap-memcg/work', (
   assert.deepEqual(e, {
     pid: 106, process: 'dd', scope: 'cgroup', constraint: 'CONSTRAINT_MEMCG', oom_cgroup: '/cap-memcg',
     victim_cgroup: '/cap-memcg/work', uid: 0, total_vm_kb: 67796, anon_rss_kb: 32616, file_rss_kb: 4,
-    shmem_rss_kb: 1580, pgtables_kb: 100, oom_score_adj: 0, group_kill: false, trigger_process: 'dd', seq: 440,
+    shmem_rss_kb: 1580, pgtables_kb: 100, oom_score_adj: 0, group_kill: false, partial: false, possibly_child: false, trigger_process: 'dd', seq: 440,
     kernel_time_us: 6667331, kill_time: null, unit: null, runtime: null, container_id: null, pod_uid: null, pod_qos: null,
     // `memory: usage 32768kB, limit 32768kB, failcnt 81`, `swap: usage 0kB, limit 9007199254740988kB, failcnt 0`
     memory: {
