@@ -163,7 +163,9 @@ function journalSource(s: string, at: number, strict: boolean, out: LogLine): nu
   const m = JOURNAL_SOURCE.exec(at === 0 ? s : s.slice(at));
   if (m === null) return -1;
   const ident = m[2] as string;
-  if (strict && ident !== 'kernel' && m[3] === undefined) return -1;
+  // The kernel itself prints `comm[pid]: segfault at ...`: after a dmesg time, a line without a
+  // host is a journal line only for the identifier `kernel`.
+  if (strict && ident !== 'kernel' && (m[3] === undefined || m[1] === undefined)) return -1;
   out.facility = ident === 'kernel' ? 0 : 1;
   out.stream = m[1] ?? '';
   return at + m[0].length;

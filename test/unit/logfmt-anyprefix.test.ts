@@ -90,6 +90,10 @@ test('dmesg -T and journal dates in other locales; syslog without the host name'
   assert.equal(wall(`Dez 07 00:05:15 node-1 kernel: ${KILL}`), '2026-12-07T00:05:15.000Z'.replace('2026-12-07', '2025-12-07'));
   const nohost = detect(`Nov 28 05:27:31 kernel: [  413.084460] ${KILL}`);
   assert.deepEqual([nohost.format, nohost.facility, nohost.tsUs, nohost.message], ['journal', 0, 413084460, KILL]);
+  // After a dmesg stamp, `comm[pid]: ` without a host is the kernel's own segfault line, not a journal's.
+  const segv = detect('[  413.084460] python3[1234]: segfault at 0 ip 0000 sp 0000 error 4');
+  assert.deepEqual([segv.format, segv.facility, segv.tsUs], ['dmesg', -1, 413084460]);
+  assert.deepEqual([detect(`[  413.084460] kernel: ${KILL}`).format, detect(`[  413.084460] kernel: ${KILL}`).message], ['journal-monotonic', KILL]);
   // Without a host, a userspace identifier is still userspace; `kernel: a: b` is the kernel's `a: b`.
   assert.equal(detect(`Nov 28 05:27:31 myapp[77]: ${KILL}`).facility, 1);
   assert.deepEqual([detect('Nov 28 05:27:31 kernel: usb 1-1: new device').facility, detect('Nov 28 05:27:31 kernel: usb 1-1: new device').message], [0, 'usb 1-1: new device']);
