@@ -6,7 +6,7 @@
  * next one. Nothing is ever signalled to find out. The files read are this host's real /proc, not
  * the injected roots (those describe the observed host; the lock is about this one).
  */
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OomwatchError, ParseError, isErrno } from '../errors.js';
 
@@ -73,6 +73,59 @@ function ownerNow(proc: string, pid: number, bootId: string): LockOwner | undefi
 
 const sameOwner = (a: LockOwner, b: LockOwner) => a.pid === b.pid && a.startTime === b.startTime && a.bootId === b.bootId;
 
+/** A breaker older than this was left by a daemon that died while removing a stale lock. */
+const BREAKER_STALE_MS = 10_000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Remove the lock file only if it still holds `staleText`. Two daemons that found the same stale
+ * lock would otherwise both remove it, the second removing the first one's new lock, and both
+ * would run. So the comparison and the unlink happen while holding `<lock>.break`, a directory
+ * (mkdir(2) is atomic): one remover at a time, and the second finds the text changed.
+ */
+function removeStale(file: string, staleText: string): void {
+  const breaker = `${file}.break`;
+  for (let waited = 0; ; waited += 10) {
+    try {
+      mkdirSync(breaker);
+      break;
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+    let age: number;
+    try {
+      age = Date.now() - statSync(breaker).mtimeMs;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) continue;
+      throw err;
+    }
+    if (age > BREAKER_STALE_MS) {
+      try {
+        rmdirSync(breaker);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+      continue;
+    }
+    if (waited >= 2_000) throw new OomwatchError('EBUSY', `${breaker} is held: another oomwatch daemon is taking over this state directory's stale lock; if none is running, remove ${breaker}`);
+    sleepSync(10);
+  }
+  try {
+    let now: string | undefined;
+    try {
+      now = readFileSync(file, 'utf8');
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    if (now === staleText) unlinkSync(file);
+  } finally {
+    rmdirSync(breaker);
+  }
+}
+
 export class StateDirLock {
   private constructor(
     readonly file: string,
@@ -82,62 +135,64 @@ export class StateDirLock {
   /**
    * Take the state directory for this process. Throws StateDirLockedError when a running daemon
    * holds it; returns null when the directory cannot be written (the daemon then keeps no state,
-   * which the state journal reports), so there is nothing to share.
+   * which the state journal reports), so there is nothing to share. `as.pid` is this process's pid
+   * (another one's only in tests, which also use `as.onStale` to run a second daemon's acquire at
+   * the moment this one has found the lock stale).
    */
-  static acquire(stateDir: string, proc = '/proc'): StateDirLock | null {
+  static acquire(stateDir: string, proc = '/proc', as: { pid?: number; onStale?: () => void } = {}): StateDirLock | null {
+    const pid = as.pid ?? process.pid;
     const file = join(stateDir, 'daemon.lock');
     const bootId = readFileSync(join(proc, 'sys/kernel/random/boot_id'), 'latin1').trim();
-    const me = ownerNow(proc, process.pid, bootId);
-    if (me === undefined) throw new OomwatchError('EIO', `cannot read ${join(proc, String(process.pid), 'stat')}: is ${proc} mounted?`);
+    const me = ownerNow(proc, pid, bootId);
+    if (me === undefined) throw new OomwatchError('EIO', `cannot read ${join(proc, String(pid), 'stat')}: is ${proc} mounted?`);
     // The whole text goes in a file of its own, then link(2) gives it the lock's name: atomic,
     // and EEXIST when the lock is there. A reader never sees a lock half written.
-    const mine = `${file}.${process.pid}`;
+    const mine = `${file}.${pid}`;
     try {
       mkdirSync(stateDir, { recursive: true, mode: 0o755 });
       writeFileSync(mine, serializeLockOwner(me), { mode: 0o644 });
     } catch (err) {
       if (!isErrno(err, 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR')) throw err;
-      StateDirLock.check(file, proc, bootId);
+      StateDirLock.check(file, proc, bootId, pid);
       return null;
     }
     try {
-      // Twice at most: the second time after a stale lock was removed.
-      for (let i = 0; i < 2; i++) {
+      // Three times at most: after a stale lock was removed, another daemon may have linked its
+      // own first; the check then names it.
+      for (let i = 0; i < 3; i++) {
         try {
           linkSync(mine, file);
           return new StateDirLock(file, me);
         } catch (err) {
           if (!isErrno(err, 'EEXIST')) throw err;
         }
-        StateDirLock.check(file, proc, bootId);
-        // Stale. (Two daemons that find the same stale lock at the same instant could both
-        // remove it; the second unlink would then remove the first one's new lock.)
-        try {
-          unlinkSync(file);
-        } catch (err) {
-          if (!isErrno(err, 'ENOENT')) throw err;
-        }
+        const stale = StateDirLock.check(file, proc, bootId, pid);
+        as.onStale?.();
+        if (stale !== undefined) removeStale(file, stale);
       }
-      linkSync(mine, file);
-      return new StateDirLock(file, me);
+      throw new OomwatchError('EBUSY', `cannot take ${file}: it came back each time it was removed as stale; is another oomwatch daemon starting with --state-dir ${stateDir}?`);
     } finally {
       unlinkSync(mine);
     }
   }
 
-  /** Throw StateDirLockedError when the lock file names a process that still runs. */
-  private static check(file: string, proc: string, bootId: string): void {
+  /**
+   * Throw StateDirLockedError when the lock file names a process that still runs; otherwise return
+   * the stale lock's text (undefined when there is no lock file to remove).
+   */
+  private static check(file: string, proc: string, bootId: string, pid: number): string | undefined {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      if (isErrno(err, 'ENOENT', 'EACCES')) return;
+      if (isErrno(err, 'ENOENT', 'EACCES')) return undefined;
       throw err;
     }
     const owner = parseLockOwner(text);
-    if (owner === undefined || owner.bootId !== bootId || owner.pid === process.pid) return;
+    if (owner === undefined || owner.bootId !== bootId || owner.pid === pid) return text;
     const now = ownerNow(proc, owner.pid, bootId);
     if (now !== undefined && sameOwner(now, owner)) throw new StateDirLockedError(file, owner);
+    return text;
   }
 
   /** Remove the lock, if it is still this process's. */

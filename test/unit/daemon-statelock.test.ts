@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParseError } from '../../src/errors.js';
@@ -75,6 +75,44 @@ test('release leaves a lock that another daemon took since', () => {
     lockWith(f.state, 4242, '555');
     lock.release();
     assert.equal(parseLockOwner(readFileSync(join(f.state, 'daemon.lock'), 'utf8'))?.pid, 4242);
+  } finally {
+    f.remove();
+  }
+});
+
+test('two daemons that find the same stale lock: the one that removes it second leaves the first one\'s new lock and is refused', () => {
+  const f = fakeProc({ 5001: 100, 5002: 200 });
+  try {
+    lockWith(f.state, 4343, '555'); // a daemon killed with -9
+    let second: StateDirLock | null = null;
+    // Daemon 5001 has found the lock stale; before it removes it, daemon 5002 finds it stale too,
+    // removes it and takes the directory.
+    const onStale = () => {
+      if (second === null) second = StateDirLock.acquire(f.state, f.proc, { pid: 5002 });
+    };
+    assert.throws(
+      () => StateDirLock.acquire(f.state, f.proc, { pid: 5001, onStale }),
+      (err: unknown) => err instanceof StateDirLockedError && err.owner.pid === 5002,
+    );
+    assert.ok(second !== null, 'the second daemon took the directory');
+    assert.deepEqual(parseLockOwner(readFileSync(join(f.state, 'daemon.lock'), 'utf8')), { pid: 5002, startTime: '200', bootId: BOOT });
+    assert.deepEqual(readdirSync(f.state), ['daemon.lock'], 'no temporary file or breaker left behind');
+  } finally {
+    f.remove();
+  }
+});
+
+test('a breaker left by a daemon that died while removing a stale lock is itself stale after 10 s', () => {
+  const f = fakeProc();
+  try {
+    lockWith(f.state, 4343, '555');
+    mkdirSync(join(f.state, 'daemon.lock.break'));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(f.state, 'daemon.lock.break'), old, old);
+    const lock = StateDirLock.acquire(f.state, f.proc);
+    assert.ok(lock !== null);
+    assert.deepEqual(readdirSync(f.state), ['daemon.lock']);
+    lock.release();
   } finally {
     f.remove();
   }
