@@ -75,7 +75,9 @@ export async function launch(
   const file = join(state.dir, 'config.yml');
   writeFileSync(file, `kmsg: true\nlog_level: info\nwatch:\n  include: ${JSON.stringify(include)}\n`);
   const t0 = monoMs();
-  const args = [BIN, 'daemon', '--listen', '127.0.0.1:0', '--poll-interval', '1s', '--state-dir', state.dir, '--config', file];
+  // Node options for the daemon alone (e.g. `--cpu-prof --cpu-prof-dir=DIR`, which NODE_OPTIONS refuses).
+  const nodeArgs = (process.env['OOMWATCH_BENCH_DAEMON_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const args = [...nodeArgs, BIN, 'daemon', '--listen', '127.0.0.1:0', '--poll-interval', '1s', '--state-dir', state.dir, '--config', file];
   // The open files limit is this shell's (20,000 here; the systemd unit sets 1,048,576, which
   // prlimit cannot set here: no CAP_SYS_RESOURCE). It bounds the cgroup files kept open.
   const d = new DaemonProcess(
