@@ -457,8 +457,7 @@ export class KmsgReader {
       this.notifier = openKmsgNotifier(this.path, {
         // At once, not in a setImmediate: a daemon sweeping 1,000 cgroups yields between 5 ms
         // slices with setImmediate, and a drain queued behind the next slice waited for it. The
-        // notifier reads up to 32 records per loop turn, each one a wakeup: the drains after the
-        // first one find nothing (one read() that gets EAGAIN, ≈ 7 µs).
+        // notifier reads up to 32 records per loop turn, each one a wakeup.
         onWake: (seq) => {
           if (this.immediate !== undefined) return;
           // A record this reader has read already (the notifier follows it record by record, a
