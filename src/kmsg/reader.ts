@@ -461,8 +461,9 @@ export class KmsgReader {
         onWake: (seq) => {
           if (this.immediate !== undefined) return;
           // A record this reader has read already (the notifier follows it record by record, a
-          // whole report behind): nothing new. SEQ only grows on the notifier's fd; one that does
-          // not (a rewind) or is unknown drains all the same.
+          // whole report behind; the device gives one record per read(), so the chunk's SEQ is
+          // all it read): nothing new. SEQ only grows on the notifier's fd; one that does not (a
+          // rewind) or is unknown drains all the same.
           const known = seq >= 0 && seq > this.wakeSeq && this.lastSeq !== undefined && seq <= this.lastSeq;
           this.wakeSeq = seq;
           if (!known) this.drain();
