@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BIN } from '../test/helpers/cli.js';
+import { BIN, BIN_NODE_FLAGS } from '../test/helpers/cli.js';
 import { generateKmsgLog } from './parse.js';
 import { compileC } from './lib/kmsgFloor.js';
 import { median, report, spread, type BenchOutcome } from './lib/stats.js';
@@ -55,7 +55,7 @@ export function benchCliStart(opts: { quick: boolean }): BenchOutcome {
   try {
     const run = runner(c.bin);
     const n = opts.quick ? 10 : 20;
-    const cmd = [process.execPath, BIN, 'mode', '--json'];
+    const cmd = [process.execPath, ...BIN_NODE_FLAGS, BIN, 'mode', '--json'];
     const bare = [process.execPath, '-e', '0'];
     for (let i = 0; i < 2; i++) run(cmd);
     const runs: Run[] = [];
@@ -91,7 +91,7 @@ export function benchParseCli(opts: { quick: boolean }): BenchOutcome {
     const file = join(dir, 'kmsg.txt');
     const gen = generateKmsgLog(file, total);
     const run = runner(c.bin);
-    const cmd = ['taskset', '-c', '0', process.execPath, BIN, 'parse', '--json', file];
+    const cmd = ['taskset', '-c', '0', process.execPath, ...BIN_NODE_FLAGS, BIN, 'parse', '--json', file];
     const want = `oomwatch parse: ${gen.reports} kills`;
     const n = opts.quick ? 3 : 5;
     const runs: Run[] = [];

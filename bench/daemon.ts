@@ -1,6 +1,6 @@
 /**
- * The benchmarks that run the real daemon (bin/oomwatch daemon, a child process on 127.0.0.1 and
- * a free port, --poll-interval 1s, its own state dir, watching only the bench cgroups, at the nice
+ * The benchmarks that run the real daemon (bin/oomwatch daemon with the node flags of its `#!`
+ * line, a child process on 127.0.0.1 and a free port, --poll-interval 1s, its own state dir, watching only the bench cgroups, at the nice
  * value of systemd/oomwatch.service, with this shell's open files limit, printed with the 10k
  * figure: the unit's LimitNOFILE cannot be set here). Root only:
  * it reads /dev/kmsg and the hogs need real memory cgroups.
@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { setPriority } from 'node:os';
 import { Agent, request } from 'node:http';
 import { DaemonProcess, parseMetrics, tempDir, type LogLine } from '../test/helpers/daemon.js';
-import { BIN } from '../test/helpers/cli.js';
+import { BIN, BIN_NODE_FLAGS } from '../test/helpers/cli.js';
 import { BENCH_CGROUP, children, makeLimited, oomKillCount } from './lib/cgroups.js';
 import { calibrateKernelClock } from './lib/kmsgClock.js';
 import { startFloorReader } from './lib/kmsgFloor.js';
@@ -75,7 +75,9 @@ export async function launch(
   const file = join(state.dir, 'config.yml');
   writeFileSync(file, `kmsg: true\nlog_level: info\nwatch:\n  include: ${JSON.stringify(include)}\n`);
   const t0 = monoMs();
-  const args = [BIN, 'daemon', '--listen', '127.0.0.1:0', '--poll-interval', '1s', '--state-dir', state.dir, '--config', file];
+  // Node options for the daemon alone (e.g. `--cpu-prof --cpu-prof-dir=DIR`, which NODE_OPTIONS refuses).
+  const nodeArgs = (process.env['OOMWATCH_BENCH_DAEMON_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const args = [...BIN_NODE_FLAGS, ...nodeArgs, BIN, 'daemon', '--listen', '127.0.0.1:0', '--poll-interval', '1s', '--state-dir', state.dir, '--config', file];
   // The open files limit is this shell's (20,000 here; the systemd unit sets 1,048,576, which
   // prlimit cannot set here: no CAP_SYS_RESOURCE). It bounds the cgroup files kept open.
   const d = new DaemonProcess(

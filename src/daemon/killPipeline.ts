@@ -15,7 +15,7 @@ import { OomReportParser } from '../oom/report.js';
 import type { OomKillEvent } from '../oom/event.js';
 import { limitFired, type LimitFired } from '../oom/limit.js';
 import { isMainProcess, type ContainerIdentity } from '../runtime/identity.js';
-import { warmUpKillPath } from '../oom/warmup.js';
+import { WARM_UP_ROUNDS, warmUpKillPath } from '../oom/warmup.js';
 import type { KmsgStatus } from '../collectors/kmsg.js';
 import { NO_NAMES, OomKillMetrics, type KillNames } from '../collectors/oomKills.js';
 import { resolveOwner } from '../oom/owner.js';
@@ -223,13 +223,15 @@ export class KillPipeline {
   }
 
   /**
-   * Run the parsing and accounting of a kill once, on the made-up report of oom/warmup.ts, through
-   * a ledger of its own, and name it: the first real kill then runs compiled code. Nothing reaches
-   * the reporters.
+   * Run the parsing and accounting of a kill WARM_UP_ROUNDS times, on the made-up report of
+   * oom/warmup.ts, through ledgers of its own, and name it: the first real kill then runs
+   * optimized code. Nothing reaches the reporters.
    */
   private warmUp(): void {
-    for (const e of warmUpKillPath()) {
-      for (const o of new KillLedger(this.opts.graceMs).onKill(e, 0)) if (o.kind === 'kill') this.named(o.event);
+    for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+      for (const e of warmUpKillPath()) {
+        for (const o of new KillLedger(this.opts.graceMs).onKill(e, 0)) if (o.kind === 'kill') this.named(o.event);
+      }
     }
   }
 

@@ -74,6 +74,8 @@ export interface KmsgReaderStats {
   skipped: number;
   /** Times the notifier (what wakes the reader) failed and was reopened. */
   notifierRestarts: number;
+  /** Drains that found nothing to read (one read() that got EAGAIN each): wakeups for nothing. */
+  emptyReads: number;
 }
 
 export interface KmsgReaderOptions {
@@ -194,10 +196,12 @@ export class KmsgReader {
   private readonly onEvents: (events: readonly KmsgEvent[]) => void;
   private tracker: SeqTracker = new SeqTracker();
   private lastSeq: number | undefined;
-  private readonly s = { records: 0, foreign: 0, malformed: 0, truncated: 0, skipped: 0, notifierRestarts: 0 };
+  private readonly s = { records: 0, foreign: 0, malformed: 0, truncated: 0, skipped: 0, notifierRestarts: 0, emptyReads: 0 };
   /** Read while positioning, delivered first. */
   private pending: Item[] = [];
   private notifier: KmsgNotifier | undefined;
+  /** The SEQ of the record behind the notifier's last wakeup (-1: none, or unknown). */
+  private wakeSeq = -1;
   private wakeModeValue: KmsgWakeMode = 'poll';
   /** Why the reader polls although the device is a kernel log (undefined when notified, or a FIFO). */
   private notifierErrorValue: string | undefined;
@@ -414,7 +418,10 @@ export class KmsgReader {
           break;
         }
         const r = this.readOne();
-        if (r === 'EAGAIN' || r === 'EOF') break;
+        if (r === 'EAGAIN' || r === 'EOF') {
+          if (r === 'EAGAIN' && items.length === 0) this.s.emptyReads += 1;
+          break;
+        }
         items.push(r === 'EPIPE' ? ITEM_EPIPE : r === 'EINVAL' ? ITEM_EINVAL : r);
       }
     } catch (err) {
@@ -445,14 +452,21 @@ export class KmsgReader {
   }
 
   private openNotifier(): void {
+    this.wakeSeq = -1;
     try {
       this.notifier = openKmsgNotifier(this.path, {
         // At once, not in a setImmediate: a daemon sweeping 1,000 cgroups yields between 5 ms
         // slices with setImmediate, and a drain queued behind the next slice waited for it. The
-        // notifier reads up to 32 records per loop turn, each one a wakeup: the drains after the
-        // first one find nothing (one read() that gets EAGAIN, ≈ 7 µs).
-        onWake: () => {
-          if (this.immediate === undefined) this.drain();
+        // notifier reads up to 32 records per loop turn, each one a wakeup.
+        onWake: (seq) => {
+          if (this.immediate !== undefined) return;
+          // A record this reader has read already (the notifier follows it record by record, a
+          // whole report behind; the device gives one record per read(), so the chunk's SEQ is
+          // all it read): nothing new. SEQ only grows on the notifier's fd; one that does not (a
+          // rewind) or is unknown drains all the same.
+          const known = seq >= 0 && seq > this.wakeSeq && this.lastSeq !== undefined && seq <= this.lastSeq;
+          this.wakeSeq = seq;
+          if (!known) this.drain();
         },
         onError: (err) => {
           this.notifier = undefined;

@@ -1,10 +1,23 @@
 import { spawnSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 
 /** The checkout's top directory (tests run from dist/test/..., sources stay where they are). */
 export const TOP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const BIN = join(TOP, 'bin', 'oomwatch');
+/**
+ * The node flags of bin/oomwatch's `#!/usr/bin/env -S node FLAGS` line: what node runs with when
+ * bin/oomwatch is run as a program (and the release's bin/oomwatch, scripts/package). Started as
+ * `process.execPath BIN`, node does not read that line: the benchmarks pass these to measure
+ * oomwatch as it runs.
+ */
+export const BIN_NODE_FLAGS: readonly string[] = ((): string[] => {
+  const first = readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env(?: -S)? node((?: \S+)*)\s*$/.exec(first);
+  if (m === null) throw new Error(`${BIN}: the first line is not \`#!/usr/bin/env [-S] node [FLAGS]\`: ${first}`);
+  return (m[1] ?? '').split(' ').filter((f) => f !== '');
+})();
 export const FIXTURES = join(TOP, 'test', 'fixtures');
 
 export interface CliResult {

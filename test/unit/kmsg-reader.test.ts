@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openKmsgReader, type KmsgEvent } from '../../src/kmsg/reader.js';
+import { chunkSeq } from '../../src/kmsg/notifier.js';
 import { OomwatchError, ParseError } from '../../src/errors.js';
 import { until } from '../helpers/until.js';
 
@@ -156,4 +157,18 @@ test('a missing device is an EIO OomwatchError naming the path', async (t) => {
     openKmsgReader({ roots: { kmsg: '/nonexistent/kmsg', proc }, onEvents: () => undefined }),
     (err: unknown) => err instanceof OomwatchError && err.code === 'EIO' && err.message.includes('/nonexistent/kmsg'),
   );
+});
+
+test("the notifier's SEQ of a record it read: from the record's prefix, -1 when it has none", () => {
+  const seq = (s: string): number => chunkSeq(Buffer.from(s, 'latin1'));
+  assert.equal(seq('6,1234,5678,-;Memory cgroup out of memory\n'), 1234);
+  assert.equal(seq('14,0,1,-;x\n'), 0);
+  assert.equal(seq('1,9007199254740991,1,-;x\n'), 9007199254740991);
+  assert.equal(seq(''), -1);
+  assert.equal(seq('6;1234,5678,-;x\n'), -1, 'no comma after PRIO');
+  assert.equal(seq('6,,5678,-;x\n'), -1, 'no SEQ');
+  assert.equal(seq('6,12a4,5678,-;x\n'), -1, 'SEQ not all digits');
+  assert.equal(seq('6,1234'), -1, 'cut after SEQ');
+  assert.equal(seq('12345,1,2,-;x\n'), -1, 'PRIO longer than 4 digits');
+  assert.equal(seq('6,12345678901234567,1,-;x\n'), -1, 'SEQ longer than 16 digits');
 });
