@@ -98,8 +98,11 @@ function num(s: string | undefined): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-/** Parse a kill line, or undefined when the message is not exactly the kernel's kill line. */
-export function parseKillLine(msg: string): KillLine | undefined {
+/**
+ * `[<prefix>: ]Killed process N` at the message's start: the prefix's scope (null without one) and
+ * the pid with the index after its digits; undefined when the message does not start so.
+ */
+function killedPid(msg: string): { scope: OomScope | null; pid: [number, number] } | undefined {
   let at = 0;
   let scope: OomScope | null = null;
   if (!msg.startsWith(KILLED)) {
@@ -108,8 +111,16 @@ export function parseKillLine(msg: string): KillLine | undefined {
     at = p[0].length;
     scope = p[1];
   }
-  const d = digitsAt(msg, at + KILLED.length);
-  if (d === undefined || msg.charCodeAt(d[1]) !== 32 || msg.charCodeAt(d[1] + 1) !== 40 /* ( */) return undefined;
+  const pid = digitsAt(msg, at + KILLED.length);
+  return pid === undefined ? undefined : { scope, pid };
+}
+
+/** Parse a kill line, or undefined when the message is not exactly the kernel's kill line. */
+export function parseKillLine(msg: string): KillLine | undefined {
+  const k = killedPid(msg);
+  if (k === undefined) return undefined;
+  const { scope, pid: d } = k;
+  if (msg.charCodeAt(d[1]) !== 32 || msg.charCodeAt(d[1] + 1) !== 40 /* ( */) return undefined;
   const commStart = d[1] + 2;
   // Parse from the right: comm may hold spaces and parentheses, the counters never do.
   let tail = msg.lastIndexOf(' total-vm:');
@@ -167,16 +178,10 @@ const LOOSE_FIELDS: ReadonlyArray<readonly [keyof KillLine, RegExp]> = [
  * is there. Undefined when the message has no `[<prefix>: ]Killed process N` at its start.
  */
 export function parsePartialKillLine(msg: string): KillLine | undefined {
-  let at = 0;
-  let scope: OomScope | null = null;
-  if (!msg.startsWith(KILLED)) {
-    const p = prefixOf(msg);
-    if (p === undefined || !msg.startsWith(KILLED, p[0].length)) return undefined;
-    at = p[0].length;
-    scope = p[1];
-  }
-  const d = digitsAt(msg, at + KILLED.length);
-  if (d === undefined || (d[1] < msg.length && msg.charCodeAt(d[1]) !== 32)) return undefined;
+  const k = killedPid(msg);
+  if (k === undefined) return undefined;
+  const { scope, pid: d } = k;
+  if (d[1] < msg.length && msg.charCodeAt(d[1]) !== 32) return undefined;
   let comm: string | null = null;
   let rest = d[1];
   if (msg.charCodeAt(d[1] + 1) === 40 /* ( */) {

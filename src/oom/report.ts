@@ -174,6 +174,23 @@ function newReport(counted: boolean, ts: number): Report {
 }
 
 /**
+ * The report's summary line (`oom-kill:constraint=…`; `pu` its pid and uid): the constraint, the OOM
+ * cgroup and the scope, parsed without the comm for now (the kill line's comm settles the paths,
+ * see event()).
+ */
+function takeSummary(r: Report, msg: string, pu: readonly [number, number]): void {
+  r.summary = msg;
+  r.summaryPid = pu[0];
+  r.summaryUid = pu[1];
+  const s = parseSummaryLine(msg);
+  if (s !== undefined) {
+    r.constraint = s.constraint;
+    r.oomMemcg = s.oomMemcg;
+    r.scope = s.globalOom ? 'system' : 'cgroup';
+  }
+}
+
+/**
  * Feed it record by record (live) or line by line (files). A kill is held back until the next
  * message, because the kernel prints `Tasks in ... memory.oom.group set` right after a group's
  * first kill and that line decides `group_kill`; call `idle()` when the input has no more messages
@@ -397,16 +414,7 @@ export class OomReportParser {
       if (pu === undefined) return; // not the kernel's summary shape: an unknown line
       let r = this.report;
       if (r === null || r.summary !== null || r.kills > 0) r = this.open(true, ts);
-      r.summary = msg;
-      r.summaryPid = pu[0];
-      r.summaryUid = pu[1];
-      // Parsed without the comm for now; the kill line's comm settles the paths (see event()).
-      const s = parseSummaryLine(msg);
-      if (s !== undefined) {
-        r.constraint = s.constraint;
-        r.oomMemcg = s.oomMemcg;
-        r.scope = s.globalOom ? 'system' : 'cgroup';
-      }
+      takeSummary(r, msg, pu);
       r.lastTs = ts;
       return;
     }
@@ -557,15 +565,7 @@ export class OomReportParser {
     if (r === null || r.kills === 0 || r.summary !== null || r.groupPids !== null) return false;
     const pu = summaryPidUid(msg);
     if (pu === undefined || pu[0] !== r.lastKillPid) return false;
-    r.summary = msg;
-    r.summaryPid = pu[0];
-    r.summaryUid = pu[1];
-    const s = parseSummaryLine(msg);
-    if (s !== undefined) {
-      r.constraint = s.constraint;
-      r.oomMemcg = s.oomMemcg;
-      r.scope = s.globalOom ? 'system' : 'cgroup';
-    }
+    takeSummary(r, msg, pu);
     if (!r.counted) {
       // The kill opened this context without a report line; its summary is one: a report, as
       // the same lines in the kernel's order would be, and the kill is no header-less one.
