@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { ParseError } from '../errors.js';
 
 /**
- * /proc/<pid>/oom_score (0..2000 on current kernels: the kernel's badness of the task, scaled by
- * total memory) and /proc/<pid>/oom_score_adj (-1000..1000; -1000 = never kill),
+ * /proc/<pid>/oom_score (the kernel's badness of the task in thousandths of RAM + swap, always,
+ * whatever cgroup limit would fire: 0..2000 before Linux 5.9; since 5.9 shifted by 1000 and scaled by
+ * 2/3, so 0..≈1333, and ≈ 666 for every small process) and /proc/<pid>/oom_score_adj (-1000..1000; -1000 = never kill),
  * Documentation/filesystems/proc.rst section 3.1/3.2, fs/proc/base.c.
  */
 export function parseOomScore(text: string, source = 'oom_score'): number {
