@@ -6,9 +6,11 @@
  * log: about 1% of the records are real OOM reports, the captures test/fixtures/oom/{k8s-cgroupfs,
  * k8s-systemd,odd-paths,systemd-service}.kmsg in turn (78–107 records each, SEQ, time and pid
  * renumbered; forged.kmsg is left out, storm.kmsg is one report after another), the rest ordinary
- * kernel lines. In process, file read included (64 KiB chunks), node start-up excluded: one
- * warm-up run, then the median of 5 (3 with --quick). Without --quick it also runs the CLI end to
- * end (`bin/oomwatch parse --json FILE`), best of 3, to show what start-up adds.
+ * kernel lines. In process, file read included (64 KiB chunks, decoded: the feeder's text path,
+ * as for standard input), node start-up excluded: one warm-up run, then the median of 5 (3 with
+ * --quick). The same file fed as bytes (writeBytes, the path of `oomwatch parse FILE`) is timed
+ * too, for the method only. Without --quick it also runs the CLI end to end
+ * (`bin/oomwatch parse --json FILE`), best of 3, to show what start-up adds.
  *
  *   npm run build && node dist/bench/parse.js [--quick] [--records N]    (KEEP=DIR keeps the file)
  */
@@ -78,8 +80,11 @@ export function generateKmsgLog(file: string, total: number): { reports: number;
   return { reports, reportRecords };
 }
 
-/** One in-process pass: file read in 64 KiB chunks into the feeder. */
-function inProcess(file: string): { ms: number; kills: number } {
+/**
+ * One in-process pass: file read in 64 KiB chunks into the feeder, decoded (write: standard input,
+ * the text path) or as bytes (writeBytes: what `oomwatch parse FILE` does).
+ */
+function inProcess(file: string, bytes = false): { ms: number; kills: number } {
   let kills = 0;
   const parser = new OomReportParser({ onKill: () => kills++ });
   const feeder = new KernelLogFeeder(parser);
@@ -91,7 +96,8 @@ function inProcess(file: string): { ms: number; kills: number } {
   for (;;) {
     const got = readSync(fd, buf, 0, buf.length, null);
     if (got === 0) break;
-    feeder.write(dec.write(buf.subarray(0, got)));
+    if (bytes) feeder.writeBytes(buf.subarray(0, got));
+    else feeder.write(dec.write(buf.subarray(0, got)));
   }
   feeder.end();
   closeSync(fd);
@@ -118,10 +124,14 @@ export function benchParse(opts: { quick: boolean; records?: number }): BenchOut
     if (warm.kills !== gen.reports) throw new Error(`parser found ${warm.kills} kills, the file has ${gen.reports}`);
     const ms = Array.from({ length: runs }, () => inProcess(file).ms);
     const rates = ms.map((m) => total / (m / 1000));
+    const warmBytes = inProcess(file, true);
+    if (warmBytes.kills !== gen.reports) throw new Error(`writeBytes found ${warmBytes.kills} kills, the file has ${gen.reports}`);
+    const bytesMs = Array.from({ length: runs }, () => inProcess(file, true).ms);
     const method = [
       `generated ${total} raw kmsg records in ${genMs} ms: ${gen.reports} real OOM reports (${((gen.reportRecords / total) * 100).toFixed(2)}% of records) from ${CAPTURES.join(', ')}`,
       `in process, file read in 64 KiB chunks included, start-up excluded; 1 warm-up run (kills found ${warm.kills}/${gen.reports}), ${runs} runs`,
       `time per run: median ${median(ms).toFixed(0)} ms (${spread(ms, 0)}); records/s: median ${(median(rates) / 1e6).toFixed(2)} M (${spread(rates.map((r) => r / 1e6))} M)`,
+      `the same file fed as bytes (writeBytes, as \`oomwatch parse FILE\` reads it; not the key): median ${median(bytesMs).toFixed(0)} ms (${spread(bytesMs, 0)}) = ${(total / median(bytesMs) / 1000).toFixed(2)} M records/s`,
     ];
     if (!opts.quick) {
       const empty = join(dir, 'empty.txt');

@@ -162,6 +162,65 @@ export function scanKmsgPrefix(text: string, from: number, to: number, out: Kmsg
 }
 
 /**
+ * {@link scanKmsgPrefix} on the bytes of a record, bytes[from, to), with the same kinds, fields and
+ * problems: the prefix is ASCII, so byte offsets and character offsets agree up to the message.
+ * `to` must be a line's end (its newline, carriage return or the end of `bytes`): the digit loops
+ * stop there, where the string scanner reads a character that is no digit.
+ */
+export function scanKmsgPrefixBytes(bytes: Uint8Array, from: number, to: number, out: KmsgPrefix): KmsgPrefix {
+  // Every read stays below `to` and yields a small integer: the loops compile to plain byte reads.
+  let i = from;
+  let prio = 0;
+  for (; i < to; i++) {
+    const c = bytes[i] as number;
+    if (c < 48 || c > 57 || i - from >= 4) break;
+    prio = prio * 10 + (c - 48);
+  }
+  if (i === from || i >= to || bytes[i] !== 44 /* , */) return fail(out, 'none', 'no PRIO', -1);
+  const s2 = ++i;
+  let seq = 0;
+  for (; i < to; i++) {
+    const c = bytes[i] as number;
+    if (c < 48 || c > 57 || i - s2 >= MAX_DIGITS) break;
+    seq = seq * 10 + (c - 48);
+  }
+  if (i === s2 || i >= to || bytes[i] !== 44) return fail(out, 'none', 'no SEQ', -1);
+  const s3 = ++i;
+  let ts = 0;
+  for (; i < to; i++) {
+    const c = bytes[i] as number;
+    if (c < 48 || c > 57 || i - s3 >= MAX_DIGITS) break;
+    ts = ts * 10 + (c - 48);
+  }
+  if (i === s3 || i >= to || bytes[i] !== 44) {
+    let comma = s3;
+    while (comma < to && bytes[comma] !== 44) comma++;
+    if (comma >= to) return fail(out, 'none', 'no TS_USEC', -1);
+    return fail(out, 'malformed', 'bad TS_USEC', seq);
+  }
+  if (seq > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'SEQ too large', -1);
+  if (prio > MAX_PRIO) return fail(out, 'malformed', 'PRIO too large', seq);
+  if (ts > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'TS_USEC too large', seq);
+  const flagsStart = ++i;
+  let flagsEnd = -1;
+  for (; i < to; i++) {
+    const c = bytes[i] as number;
+    if (c === 59 /* ; */) break;
+    if (c === 44 && flagsEnd < 0) flagsEnd = i;
+  }
+  if (i >= to) return fail(out, 'malformed', "no ';' after FLAGS", seq);
+  out.kind = 'record';
+  out.problem = '';
+  out.prio = prio;
+  out.seq = seq;
+  out.tsUsec = ts;
+  out.flagsStart = flagsStart;
+  out.flagsEnd = flagsEnd < 0 ? i : flagsEnd;
+  out.messageStart = i + 1;
+  return out;
+}
+
+/**
  * Parse one record as returned by one read() of /dev/kmsg. Pure. Unknown comma fields after
  * FLAGS are ignored, as the ABI asks. Throws ParseError on a record whose prefix is malformed.
  */

@@ -8,9 +8,13 @@
  * first use as the given parser's sibling, sharing its stats), so that interleaved sources' reports
  * stay apart. A kill, selection or summary line that is not whole waits one line: when the next
  * line has no form of its own and completes it (a terminal's cut), the two go on as one.
+ *
+ * A file's bytes may be fed as they are (writeBytes): raw /dev/kmsg records are then read without
+ * being decoded, and the parser hears of a run of consecutive ordinary records in one call.
  */
-import { newKmsgPrefix, scanKmsgPrefix, unescapeKmsg } from '../kmsg/record.js';
-import { OOM_KEYWORD, isBrokenOomLine, joinBrokenLine, mayBeOomLine } from '../oom/messages.js';
+import { StringDecoder } from 'node:string_decoder';
+import { newKmsgPrefix, scanKmsgPrefix, scanKmsgPrefixBytes, unescapeKmsg } from '../kmsg/record.js';
+import { indexOfOomKeyword, isBrokenOomLine, joinBrokenLine, mayBeOomLine } from '../oom/messages.js';
 import type { OomReportParser } from '../oom/report.js';
 import { lineWallUs, type ClockContext } from './clock.js';
 import { LOG_FORMATS, detectLine, newLogLine, type LogFormat } from './line.js';
@@ -86,6 +90,21 @@ export class KernelLogFeeder {
   private prevKmsg = false;
   /** Next occurrence of OOM_KEYWORD in the current chunk (-1: not searched yet). */
   private kw = -1;
+  /** Decodes what writeBytes hands to write(): the lines it does not read in the bytes. */
+  private decoder: StringDecoder | null = null;
+  /**
+   * A run of consecutive ordinary kernel records read by writeBytes, not yet told to the parser:
+   * SEQ runFirst to runFirst + runCount - 1, kernel times runMinTs to runMaxTs (pushOthers).
+   */
+  private runFirst = -1;
+  private runCount = 0;
+  private runMinTs = 0;
+  private runMaxTs = 0;
+  /**
+   * The last chunk of bytes ended inside a line: write() holds its start (and the decoder may hold
+   * a character's first bytes), so the next chunk's first line goes to write() too.
+   */
+  private bytesCut = false;
   private readonly year: number | undefined;
   private clock: ClockContext;
 
@@ -103,6 +122,7 @@ export class KernelLogFeeder {
    * `referenceMs`: no line of it is later (a file's mtime; default now); it gives year-less times their year.
    */
   begin(source: string, referenceMs = Date.now()): void {
+    this.flushDecoder();
     this.flushCarry();
     this.flushPending();
     this.parser.boundary();
@@ -143,6 +163,133 @@ export class KernelLogFeeder {
     }
   }
 
+  /**
+   * Feed a chunk of UTF-8 bytes; the same as write() of the chunk decoded, without decoding most of
+   * it. Raw /dev/kmsg records and their continuation lines are read in the bytes, and only the
+   * message of a record that may be an OOM line (or that a report being read needs) is decoded.
+   * A line of any other form, a line cut at the chunk's end and a line longer than MAX_LINE_CHARS
+   * bytes go to write(): at the first one, the rest of the chunk is decoded and written at once, so
+   * a log in another form costs what write() costs.
+   */
+  writeBytes(chunk: Buffer): void {
+    const decoder = (this.decoder ??= new StringDecoder('utf8'));
+    const len = chunk.length;
+    if (len === 0) return;
+    let pos = 0;
+    if (this.bytesCut) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.write(decoder.write(chunk));
+        return;
+      }
+      this.write(decoder.write(chunk.subarray(0, nl + 1)));
+      pos = nl + 1;
+    }
+    // One byte a character: the newlines and OOM_KEYWORD (ASCII, as is a record's prefix) are found
+    // at the same offsets as in the bytes, by V8's string search, which is cheaper per line than
+    // Buffer#indexOf's call into C++. The text never leaves this method.
+    const text = chunk.toString('latin1');
+    this.kw = -1;
+    for (;;) {
+      const nl = text.indexOf('\n', pos);
+      if (nl < 0 || !this.lineBytesAt(chunk, text, pos, nl)) break;
+      pos = nl + 1;
+    }
+    this.flushRun();
+    this.bytesCut = chunk[len - 1] !== 10;
+    if (pos < len) this.write(decoder.write(pos === 0 ? chunk : chunk.subarray(pos)));
+  }
+
+  /** What the decoder holds of a character cut at the last chunk's end goes to write(). */
+  private flushDecoder(): void {
+    if (this.decoder === null) return;
+    this.bytesCut = false;
+    const rest = this.decoder.end();
+    if (rest !== '') this.write(rest);
+  }
+
+  /**
+   * One line, bytes[s, end) (`latin1`: the chunk one byte a character): a raw record or its
+   * continuation line is read here; false leaves the line (and the rest of the chunk) to write().
+   */
+  private lineBytesAt(bytes: Buffer, latin1: string, s: number, end: number): boolean {
+    if (end - s > MAX_LINE_CHARS) return false;
+    const e = end > s && bytes[end - 1] === 13 ? end - 1 : end;
+    const c = bytes[s] as number;
+    if (c >= 48 && c <= 57) return this.kmsgBytesAt(bytes, latin1, s, e);
+    return c === 32 && this.prevKmsg && this.dictBytesAt(bytes, s, e);
+  }
+
+  /** kmsgAt on bytes: a record that is no OOM line is never decoded. */
+  private kmsgBytesAt(bytes: Buffer, latin1: string, s: number, e: number): boolean {
+    const k = scanKmsgPrefixBytes(bytes, s, e, this.prefix);
+    if (k.kind !== 'record') return false;
+    if (this.pending !== null) this.flushPending();
+    const start = k.messageStart;
+    this.lineNo++;
+    this.stats.lines++;
+    this.stats.formats.kmsg++;
+    this.prevKmsg = true;
+    const facility = k.prio >> 3;
+    if (!this.parser.readingReport && !this.mayBeOom(latin1, start, e)) {
+      this.other(k.seq, k.tsUsec, facility);
+      return true;
+    }
+    this.flushRun();
+    this.parser.push(unescapeKmsg(bytes.toString('utf8', start, e)), k.seq, k.tsUsec, facility);
+    return true;
+  }
+
+  /**
+   * A record that is no OOM line: a kernel record that follows the run's last SEQ joins the run;
+   * any other ends it and goes to the parser on its own. While a run is open the parser is told
+   * nothing, so it is flushed before anything else reaches the parser.
+   */
+  private other(seq: number, tsUs: number, facility: number): void {
+    if (facility === 0) {
+      const n = this.runCount;
+      if (n > 0 && seq === this.runFirst + n) {
+        this.runCount = n + 1;
+        if (tsUs < this.runMinTs) this.runMinTs = tsUs;
+        else if (tsUs > this.runMaxTs) this.runMaxTs = tsUs;
+        return;
+      }
+      this.flushRun();
+      this.runFirst = seq;
+      this.runCount = 1;
+      this.runMinTs = tsUs;
+      this.runMaxTs = tsUs;
+      return;
+    }
+    this.flushRun();
+    this.parser.pushOther(seq, tsUs, facility);
+  }
+
+  private flushRun(): void {
+    const n = this.runCount;
+    if (n === 0) return;
+    this.runCount = 0;
+    this.parser.pushOthers(this.runFirst, n, this.runMinTs, this.runMaxTs);
+  }
+
+  /**
+   * A continuation line ` KEY=VALUE` right after a record (detectLine's 'kmsg-dict' test on the
+   * bytes: a space, then A-Z or _ up to the line's first '='): counted, nothing else.
+   */
+  private dictBytesAt(bytes: Buffer, s: number, e: number): boolean {
+    const eq = bytes.indexOf(61 /* = */, s);
+    if (eq < 0 || eq >= e || eq - s <= 1) return false;
+    for (let i = s + 1; i < eq; i++) {
+      const c = bytes[i] as number;
+      if (!((c >= 65 && c <= 90) || c === 95)) return false;
+    }
+    if (this.pending !== null) this.flushPending();
+    this.lineNo++;
+    this.stats.lines++;
+    this.stats.formats['kmsg-dict']++;
+    return true;
+  }
+
   /** Add chunk[s, e) to the carried line, keeping no more than MAX_LINE_CHARS of it. */
   private extendCarry(chunk: string, s: number, e: number): void {
     this.carryChars += e - s;
@@ -159,6 +306,7 @@ export class KernelLogFeeder {
 
   /** End of all input: the last unterminated line, then the state machine's end. */
   end(): void {
+    this.flushDecoder();
     this.flushCarry();
     this.flushPending();
     this.parser.end();
@@ -223,7 +371,7 @@ export class KernelLogFeeder {
   private mayBeOom(text: string, s: number, e: number): boolean {
     let at = this.kw;
     if (at < s) {
-      at = text.indexOf(OOM_KEYWORD, s);
+      at = indexOfOomKeyword(text, s);
       if (at < 0) at = Infinity;
       this.kw = at;
     }

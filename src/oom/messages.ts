@@ -471,5 +471,23 @@ export const OOM_KEYWORD = 'ill';
  * report line. Lines that fail it are skipped without a regex or an allocation.
  */
 export function mayBeOomLine(text: string, from = 0): boolean {
-  return text.indexOf(OOM_KEYWORD, from) >= 0;
+  return indexOfOomKeyword(text, from) >= 0;
+}
+
+const KEYWORD_FIRST = OOM_KEYWORD.charCodeAt(0);
+const KEYWORD_REST = OOM_KEYWORD.slice(1);
+
+/**
+ * `text.indexOf(OOM_KEYWORD, from)`, faster on log text: V8 finds a short pattern by its first
+ * character, and "i" is among the commonest letters, so this looks for "ll" and checks the "i"
+ * before it (a third of the time on a busy host's log).
+ */
+export function indexOfOomKeyword(text: string, from = 0): number {
+  let at = Math.max(from, 0) + 1;
+  for (;;) {
+    at = text.indexOf(KEYWORD_REST, at);
+    if (at < 0) return -1;
+    if (text.charCodeAt(at - 1) === KEYWORD_FIRST) return at - 1;
+    at++;
+  }
 }

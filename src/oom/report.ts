@@ -288,6 +288,26 @@ export class OomReportParser {
     this.release();
   }
 
+  /**
+   * `count` consecutive kernel records known not to be OOM lines, SEQ `firstSeq` to
+   * `firstSeq + count - 1`, kernel times from `minTs` to `maxTs` (≥ 0): the same as pushOther() of
+   * each in turn. Only the first can be a gap or a SEQ going back; the times end an open report's
+   * stale reading as soon as one of them is out of its window, and nothing else happens between
+   * the records.
+   */
+  pushOthers(firstSeq: number, count: number, minTs: number, maxTs: number): void {
+    if (count <= 0) return;
+    this.admit(firstSeq, minTs, KERNEL_FACILITY);
+    this.lastSeq = firstSeq + count - 1;
+    this.stats.messages += count - 1;
+    const r = this.report;
+    if (r !== null && r.lastTs >= 0 && maxTs - r.lastTs > this.staleAfterUs) {
+      this.release();
+      this.close();
+    }
+    this.release();
+  }
+
   /** The input has no more messages for now: emit a kill held back for a possible group line. */
   idle(): void {
     this.release();

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
+  OOM_KEYWORD,
+  indexOfOomKeyword,
   isAlreadyExitingLine,
   isNoKillableLine,
   mayBeOomLine,
@@ -174,4 +177,16 @@ test('the cheap first test lets every OOM line through and most others not', () 
   }
   assert.ok(!mayBeOomLine('usb 1-1: new high-speed USB device number 2 using xhci_hcd'));
   assert.ok(!mayBeOomLine('abc oom', 5));
+});
+
+test('indexOfOomKeyword finds what indexOf finds, from any start', () => {
+  const text = fc.string({ unit: fc.constantFrom('i', 'l', 'I', 'L', 'k', ' ', 'é'), maxLength: 30 });
+  fc.assert(
+    fc.property(text, fc.integer({ min: -3, max: 35 }), (t, from) => {
+      assert.equal(indexOfOomKeyword(t, from), t.indexOf(OOM_KEYWORD, from), JSON.stringify([t, from]));
+    }),
+    { numRuns: 5000 },
+  );
+  assert.equal(indexOfOomKeyword('Killed process 1 (a)'), 1);
+  assert.equal(indexOfOomKeyword('ill', 1), -1);
 });
