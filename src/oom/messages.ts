@@ -409,7 +409,18 @@ export interface SummaryLine {
 }
 
 const SUMMARY = 'oom-kill:constraint=';
-const SUMMARY_TAIL = /,pid=(\d{1,10}),uid=(\d{1,10})$/;
+/**
+ * Where the line's `,pid=(\d{1,10}),uid=(\d{1,10})$` starts, or -1; read from the right by hand
+ * (the line is long and its regex would be tried at every position).
+ */
+function summaryTailAt(msg: string): number {
+  const u = msg.lastIndexOf(',uid=');
+  if (u < 0 || digitRunEnd(msg, u + 5, 10) !== msg.length) return -1;
+  let d = u;
+  while (d > 0 && msg.charCodeAt(d - 1) >= 48 && msg.charCodeAt(d - 1) <= 57) d--;
+  if (d === u || u - d > 10 || !msg.startsWith(',pid=', d - 5)) return -1;
+  return d - 5;
+}
 // mems_allowed is a node list (`0-1,3`): digits, dashes and commas, then the memcg part begins.
 const SUMMARY_MEMCG = /,mems_allowed=[0-9-]*(?:,[0-9-]+)*,(oom_memcg=|global_oom,task_memcg=)/;
 
@@ -421,10 +432,11 @@ export function isSummaryLine(msg: string): boolean {
 /** The trailing pid and uid of a summary line: unambiguous, read without knowing the comm. */
 export function summaryPidUid(msg: string): [number, number] | undefined {
   if (!msg.startsWith(SUMMARY)) return undefined;
-  const m = SUMMARY_TAIL.exec(msg);
-  if (m === null) return undefined;
-  const pid = Number(m[1]);
-  const uid = Number(m[2]);
+  const at = summaryTailAt(msg);
+  if (at < 0) return undefined;
+  const u = msg.indexOf(',uid=', at);
+  const pid = Number(msg.slice(at + 5, u));
+  const uid = Number(msg.slice(u + 5));
   return Number.isSafeInteger(pid) && Number.isSafeInteger(uid) ? [pid, uid] : undefined;
 }
 
@@ -442,7 +454,7 @@ function isSelfOrDescendant(child: string, parent: string): boolean {
 export function parseSummaryLine(msg: string, comm?: string): SummaryLine | undefined {
   const pu = summaryPidUid(msg);
   if (pu === undefined) return undefined;
-  const body = msg.slice(0, msg.length - SUMMARY_TAIL.exec(msg)![0].length);
+  const body = msg.slice(0, summaryTailAt(msg));
   const cEnd = body.indexOf(',', SUMMARY.length);
   if (cEnd < 0) return undefined;
   const constraint = body.slice(SUMMARY.length, cEnd);

@@ -1,14 +1,15 @@
 /**
  * The kill line's counters and the memcg counter lines are read in place when their numbers are
  * plain digits, and by regex otherwise (messages.ts plainKillStats, memcgMeminfo.ts
- * plainCounterLine). Property: on plain, grouped, too long, negative and broken numbers, with every
- * optional part present or not and a character dropped or inserted, both give exactly what the
- * regex alone gives. The oracle is the regex and the number reading, written out here.
+ * plainCounterLine); the summary line's trailing pid and uid are read from the right by hand
+ * (messages.ts summaryTailAt). Property: on plain, grouped, too long, negative and broken numbers,
+ * with every optional part present or not and a character dropped or inserted, they give exactly
+ * what the regexes give. The oracle is the regexes and the number reading, written out here.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseKillLine } from '../../src/oom/messages.js';
+import { parseKillLine, parseSummaryLine, summaryPidUid } from '../../src/oom/messages.js';
 import { parseMemcgCounterLine } from '../../src/oom/memcgMeminfo.js';
 
 const KB = String.raw`(\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+|\d{1,3}(?: \d{3})+|\d{1,19})kB`;
@@ -131,4 +132,39 @@ test('the kernel-printed forms take the in-place reading and give the kernel val
     'memsw',
     { usage: 65536 * 1024, limit: 'max', failcnt: 0 },
   ]);
+});
+
+const SUMMARY_TAIL = /,pid=(\d{1,10}),uid=(\d{1,10})$/;
+const summaryLine = mutated(
+  fc
+    .tuple(
+      fc.constantFrom('', ',task=a,pid=1,uid=2,x', ',uid=', ',pid=,uid=', ',task=pid=7'),
+      fc.stringMatching(/^\d{0,12}$/),
+      fc.stringMatching(/^\d{0,12}$/),
+      fc.constantFrom(',pid=', 'pid=', ',pid=1', ',pid'),
+    )
+    .map(
+      ([mid, pid, uid, pidKey]) =>
+        `oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b${mid},task=dd${pidKey}${pid},uid=${uid}`,
+    ),
+);
+
+test('summary line: the pid and uid read from the right are what the regex gives', () => {
+  fc.assert(
+    fc.property(summaryLine, (line) => {
+      const m = SUMMARY_TAIL.exec(line);
+      const want =
+        m === null || !line.startsWith('oom-kill:constraint=')
+          ? undefined
+          : [Number(m[1]), Number(m[2])].every(Number.isSafeInteger)
+            ? [Number(m[1]), Number(m[2])]
+            : undefined;
+      assert.deepEqual(summaryPidUid(line), want, line);
+      // The body before the tail is what the summary's other fields are read from.
+      const s = parseSummaryLine(line);
+      if (want === undefined) assert.equal(s, undefined, line);
+      else if (s !== undefined) assert.ok(line.slice(0, (m as RegExpExecArray).index).endsWith(`,task=${s.task}`), line);
+    }),
+    { numRuns: 20_000 },
+  );
 });
