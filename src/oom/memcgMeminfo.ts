@@ -152,17 +152,9 @@ function statLineAt(msg: string, from: number, to: number): [string, number | 'm
 export function parseStatRecord(msg: string, into: MemoryStat): boolean {
   const nl = msg.indexOf('\n');
   if (nl < 0) {
-    // One line a record (v1 on 6.x): statLineAt's test, read in place without a pair.
-    const to = msg.length;
-    let i = 0;
-    for (let c = msg.charCodeAt(0); i < to && ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95); c = msg.charCodeAt(++i));
-    if (i === 0 || i >= to || msg.charCodeAt(i) !== 32) return false;
-    const keyEnd = i;
-    const d = ++i;
-    let n = 0;
-    for (let c = msg.charCodeAt(i); i < to && c >= 48 && c <= 57; c = msg.charCodeAt(++i)) n = n * 10 + (c - 48);
-    if (i !== to || i === d || i - d > 20) return false;
-    into[msg.slice(0, keyEnd)] = statValue(n);
+    const kv = statLineAt(msg, 0, msg.length);
+    if (kv === undefined) return false;
+    into[kv[0]] = kv[1];
     return true;
   }
   const pairs: [string, number | 'max'][] = [];

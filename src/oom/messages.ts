@@ -147,7 +147,7 @@ function plainKillStats(msg: string, tail: number): KillStats | null {
   if (msg.startsWith(' total-vm:', tail)) at = tail + 10;
   else if (msg.startsWith(' vsz:', tail)) at = tail + 5;
   else return null;
-  // kB counters: [literal before it, group]; the first has been read above.
+  // A counter `NkB` at `at` into its group; false when it is not plain digits then `kB`.
   const kb = (group: number): boolean => {
     const end = digitRunEnd(msg, at, 19);
     if (end < 0 || !msg.startsWith('kB', end)) return false;
