@@ -14,7 +14,7 @@
  *   - v1 (6.x): one record per `key value` line (memory.stat's v1 keys, `total_*` included).
  * Values are bytes for sizes and plain counts for events (pgfault, workingset_*), as memory.stat.
  */
-import { KB, groupedNumber } from './messages.js';
+import { KB, digitRunEnd, groupedNumber } from './messages.js';
 
 /** One page counter as the report prints it, in bytes; `'max'` for no limit. */
 export interface MemcgCounter {
@@ -50,8 +50,46 @@ function limitBytes(kb: number): number | 'max' {
   return Number.isSafeInteger(b) ? b : 'max';
 }
 
+const COUNTER_STARTS: ReadonlyArray<readonly [string, CounterName]> = [
+  ['memory: usage ', 'memory'],
+  ['memory+swap: usage ', 'memsw'],
+  ['swap: usage ', 'swap'],
+  ['kmem: usage ', 'kmem'],
+];
+
+/**
+ * A counter line with plain digits, as the kernel prints it, read in place: the COUNTER regex
+ * (whose size is most of the cost of a report's first counter line) is left for the grouped forms
+ * of a paste. The fields are the digit runs COUNTER would capture (a run of plain digits right
+ * before `kB` can only be its `\d{1,19}`). Null when the line is not in that form.
+ */
+function plainCounterLine(msg: string): [CounterName, MemcgCounter] | undefined | null {
+  let name: CounterName | undefined;
+  let at = 0;
+  for (const [start, n] of COUNTER_STARTS) {
+    if (msg.startsWith(start)) {
+      name = n;
+      at = start.length;
+      break;
+    }
+  }
+  if (name === undefined) return null;
+  const u = digitRunEnd(msg, at, 19);
+  if (u < 0 || !msg.startsWith('kB, limit ', u)) return null;
+  const l = digitRunEnd(msg, u + 10, 19);
+  if (l < 0 || !msg.startsWith('kB, failcnt ', l)) return null;
+  const f = digitRunEnd(msg, l + 12, 20);
+  if (f !== msg.length) return null;
+  const usage = Number(msg.slice(at, u)) * 1024;
+  const failcnt = Number(msg.slice(l + 12, f));
+  if (!Number.isSafeInteger(usage) || !Number.isSafeInteger(failcnt)) return undefined;
+  return [name, { usage, limit: limitBytes(Number(msg.slice(u + 10, l))), failcnt }];
+}
+
 /** `memory: usage NkB, limit NkB, failcnt N` and its swap/memsw/kmem siblings, or undefined. */
 export function parseMemcgCounterLine(msg: string): [CounterName, MemcgCounter] | undefined {
+  const plain = plainCounterLine(msg);
+  if (plain !== null) return plain;
   const m = COUNTER.exec(msg);
   if (m === null) return undefined;
   const usage = groupedNumber(m[2] as string) * 1024;

@@ -115,6 +115,84 @@ function killedPid(msg: string): { scope: OomScope | null; pid: [number, number]
   return pid === undefined ? undefined : { scope, pid };
 }
 
+/** The end of a run of 1 to `max` ASCII digits at `from`, or -1 (none, or a longer run). */
+export function digitRunEnd(msg: string, from: number, max: number): number {
+  let i = from;
+  for (let c = msg.charCodeAt(i); c >= 48 && c <= 57; c = msg.charCodeAt(++i));
+  return i === from || i - from > max ? -1 : i;
+}
+
+/** A plain digit run's value as num() reads it (groupedNumber of plain digits is Number()). */
+function plainNum(msg: string, from: number, to: number): number | null {
+  const n = Number(msg.slice(from, to));
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/**
+ * The counters after a kill line's comm, by KILL_STATS's groups 1–7 (index 0 unused): a number, or
+ * null for one too large; undefined for a counter the line does not print.
+ */
+type KillStats = ReadonlyArray<number | null | undefined>;
+
+/**
+ * KILL_STATS read in place when every counter has plain digits, as the kernel prints them: the
+ * regex (most of what a kill line cost on a kill's way out) is left for the grouped forms of a
+ * paste. Where this accepts, KILL_STATS matches with the same groups: a run of plain digits right
+ * before `kB` can only be its `\d{1,19}`, and each optional part starts with its own literal. Null
+ * when the tail is not in that form (KILL_STATS then decides).
+ */
+function plainKillStats(msg: string, tail: number): KillStats | null {
+  const out: Array<number | null | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+  let at: number;
+  if (msg.startsWith(' total-vm:', tail)) at = tail + 10;
+  else if (msg.startsWith(' vsz:', tail)) at = tail + 5;
+  else return null;
+  // A counter `NkB` at `at` into its group; false when it is not plain digits then `kB`.
+  const kb = (group: number): boolean => {
+    const end = digitRunEnd(msg, at, 19);
+    if (end < 0 || !msg.startsWith('kB', end)) return false;
+    out[group] = plainNum(msg, at, end);
+    at = end + 2;
+    return true;
+  };
+  if (!kb(1) || !msg.startsWith(', anon-rss:', at)) return null;
+  at += 11;
+  if (!kb(2) || !msg.startsWith(', file-rss:', at)) return null;
+  at += 11;
+  if (!kb(3)) return null;
+  if (msg.startsWith(', shmem-rss:', at)) {
+    at += 12;
+    if (!kb(4)) return null;
+  }
+  if (msg.startsWith(', UID:', at)) {
+    const end = digitRunEnd(msg, at + 6, 10);
+    if (end < 0) return null;
+    out[5] = plainNum(msg, at + 6, end);
+    at = end;
+  }
+  if (msg.startsWith(' pgtables:', at)) {
+    at += 10;
+    if (!kb(6)) return null;
+  }
+  if (msg.startsWith(' oom_score_adj:', at)) {
+    const from = at + 15;
+    const end = digitRunEnd(msg, msg.charCodeAt(from) === 45 /* - */ ? from + 1 : from, 4);
+    if (end < 0) return null;
+    out[7] = plainNum(msg, from, end);
+    at = end;
+  }
+  return at === msg.length ? out : null;
+}
+
+/** The counters after a kill line's comm from `tail` (` total-vm:` or ` vsz:`); undefined when they are not the kernel's. */
+function killStatsAt(msg: string, tail: number): KillStats | undefined {
+  const plain = plainKillStats(msg, tail);
+  if (plain !== null) return plain;
+  const m = KILL_STATS.exec(msg.slice(tail));
+  if (m === null) return undefined;
+  return m.map((g, i) => (i === 0 || g === undefined ? undefined : num(g)));
+}
+
 /** Parse a kill line, or undefined when the message is not exactly the kernel's kill line. */
 export function parseKillLine(msg: string): KillLine | undefined {
   const k = killedPid(msg);
@@ -126,11 +204,11 @@ export function parseKillLine(msg: string): KillLine | undefined {
   let tail = msg.lastIndexOf(' total-vm:');
   if (tail < 0) tail = msg.lastIndexOf(' vsz:');
   let comm: string;
-  let m: RegExpExecArray | null = null;
+  let m: KillStats | undefined;
   let rhelUid: string | undefined;
   if (tail > commStart) {
-    m = KILL_STATS.exec(msg.slice(tail));
-    if (m === null) return undefined;
+    m = killStatsAt(msg, tail);
+    if (m === undefined) return undefined;
     let commEnd = tail - 1;
     if (msg.charCodeAt(commEnd) !== 41 /* ) */) {
       // RHEL/CentOS 7 kernels print `(comm), UID N, total-vm:...`.
@@ -150,13 +228,13 @@ export function parseKillLine(msg: string): KillLine | undefined {
     pid: d[0],
     comm,
     scope,
-    totalVmKb: num(m?.[1]),
-    anonRssKb: num(m?.[2]),
-    fileRssKb: num(m?.[3]),
-    shmemRssKb: num(m?.[4]),
-    uid: num(m?.[5] ?? rhelUid),
-    pgtablesKb: num(m?.[6]),
-    oomScoreAdj: num(m?.[7]),
+    totalVmKb: m?.[1] ?? null,
+    anonRssKb: m?.[2] ?? null,
+    fileRssKb: m?.[3] ?? null,
+    shmemRssKb: m?.[4] ?? null,
+    uid: m?.[5] !== undefined ? m[5] : num(rhelUid),
+    pgtablesKb: m?.[6] ?? null,
+    oomScoreAdj: m?.[7] ?? null,
     partial: false,
   };
 }
@@ -331,7 +409,18 @@ export interface SummaryLine {
 }
 
 const SUMMARY = 'oom-kill:constraint=';
-const SUMMARY_TAIL = /,pid=(\d{1,10}),uid=(\d{1,10})$/;
+/**
+ * Where the line's `,pid=(\d{1,10}),uid=(\d{1,10})$` starts, or -1; read from the right by hand
+ * (the line is long and its regex would be tried at every position).
+ */
+function summaryTailAt(msg: string): number {
+  const u = msg.lastIndexOf(',uid=');
+  if (u < 0 || digitRunEnd(msg, u + 5, 10) !== msg.length) return -1;
+  let d = u;
+  while (d > 0 && msg.charCodeAt(d - 1) >= 48 && msg.charCodeAt(d - 1) <= 57) d--;
+  if (d === u || u - d > 10 || !msg.startsWith(',pid=', d - 5)) return -1;
+  return d - 5;
+}
 // mems_allowed is a node list (`0-1,3`): digits, dashes and commas, then the memcg part begins.
 const SUMMARY_MEMCG = /,mems_allowed=[0-9-]*(?:,[0-9-]+)*,(oom_memcg=|global_oom,task_memcg=)/;
 
@@ -343,10 +432,11 @@ export function isSummaryLine(msg: string): boolean {
 /** The trailing pid and uid of a summary line: unambiguous, read without knowing the comm. */
 export function summaryPidUid(msg: string): [number, number] | undefined {
   if (!msg.startsWith(SUMMARY)) return undefined;
-  const m = SUMMARY_TAIL.exec(msg);
-  if (m === null) return undefined;
-  const pid = Number(m[1]);
-  const uid = Number(m[2]);
+  const at = summaryTailAt(msg);
+  if (at < 0) return undefined;
+  const u = msg.indexOf(',uid=', at);
+  const pid = Number(msg.slice(at + 5, u));
+  const uid = Number(msg.slice(u + 5));
   return Number.isSafeInteger(pid) && Number.isSafeInteger(uid) ? [pid, uid] : undefined;
 }
 
@@ -364,7 +454,7 @@ function isSelfOrDescendant(child: string, parent: string): boolean {
 export function parseSummaryLine(msg: string, comm?: string): SummaryLine | undefined {
   const pu = summaryPidUid(msg);
   if (pu === undefined) return undefined;
-  const body = msg.slice(0, msg.length - SUMMARY_TAIL.exec(msg)![0].length);
+  const body = msg.slice(0, summaryTailAt(msg));
   const cEnd = body.indexOf(',', SUMMARY.length);
   if (cEnd < 0) return undefined;
   const constraint = body.slice(SUMMARY.length, cEnd);

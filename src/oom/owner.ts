@@ -106,6 +106,24 @@ function podIn(name: string, parent: string | undefined): { uid: string; qos: Po
  */
 export function resolveOwner(path: string | null): CgroupOwner {
   if (path === null || path === '' || path === '/') return NO_OWNER;
+  const known = resolved.get(path);
+  if (known !== undefined) return known;
+  const owner = Object.freeze(resolveParts(path));
+  if (resolved.size >= RESOLVED_MAX) resolved.clear();
+  resolved.set(path, owner);
+  return owner;
+}
+
+/**
+ * Paths resolved lately, and who owns them (frozen: every caller shares them, as it shares
+ * NO_OWNER). A kill's path is resolved several times on its way to the log line (the event, which
+ * limit fired and its prefixes, the kill series) and kills come again in the same cgroups; a path
+ * met for the first time is resolved in full. Emptied when full.
+ */
+const resolved = new Map<string, CgroupOwner>();
+const RESOLVED_MAX = 1024;
+
+function resolveParts(path: string): CgroupOwner {
   const parts = path.split('/').filter((p) => p !== '');
   let unit: string | null = null;
   let container: { runtime: ContainerRuntime | null; id: string } | undefined;

@@ -227,6 +227,8 @@ export class OomReportParser {
   private held: OomKillEvent | null = null;
   /** How the held kill was built, to build it again when its summary line comes after it. */
   private heldFrom: { k: KillLine; seq: number; ts: number; wallUs: number } | null = null;
+  /** A kill's report table that remember() left to settleTable(), with what it is judged on. */
+  private pendingTable: { blocks: ReportBlocks; oomMemcg: string; victim: string | null; ts: number } | null = null;
   /** The last kill emitted: a group line may come after idle() released its first victim. */
   private lastReleased: OomKillEvent | null = null;
   private lastSeq = -1;
@@ -404,7 +406,11 @@ export class OomReportParser {
     this.stats.kills++;
     if (e.partial) this.stats.partialKills++;
     if (e.possibly_child) this.stats.possiblyChildKills++;
-    this.onKill(e);
+    try {
+      this.onKill(e);
+    } finally {
+      this.settleTable();
+    }
   }
 
   private handle(msg: string, seq: number, ts: number, wallUs: number): void {
@@ -514,12 +520,28 @@ export class OomReportParser {
     this.remember(rep, ts);
   }
 
-  /** Keep a full report's task table for the header-less kills that may follow (see the top). */
+  /**
+   * Keep a full report's task table for the header-less kills that may follow (see the top). What
+   * the table places is decided once the kill is emitted (settleTable), off the kill's way out; on
+   * what the report says now, as later lines (a late summary) must not change it.
+   */
   private remember(r: Report, ts: number): void {
     const b = r.blocks;
     if (b === null || b.tasks.length === 0 || r.oomMemcg === null || r.scope === 'system') return;
     // The event just built names the victim's cgroup only when the kernel named it for that pid.
-    if (!b.placesTasksIn(r.oomMemcg, this.held?.victim_cgroup ?? null)) return;
+    this.pendingTable = { blocks: b, oomMemcg: r.oomMemcg, victim: this.held?.victim_cgroup ?? null, ts };
+  }
+
+  /**
+   * The table remember() left for after the kill's release. Nothing reads the tables in between:
+   * every path that builds a kill event (placed()) or remembers another table releases first.
+   */
+  private settleTable(): void {
+    const p = this.pendingTable;
+    if (p === null) return;
+    this.pendingTable = null;
+    if (!p.blocks.placesTasksIn(p.oomMemcg, p.victim)) return;
+    const { blocks: b, oomMemcg, ts } = p;
     const tables = this.tables;
     if (ts >= 0) {
       let stale = 0;
@@ -527,7 +549,7 @@ export class OomReportParser {
       if (stale > 0) tables.splice(0, stale);
     }
     if (tables.length >= MAX_RECENT_TABLES) tables.shift();
-    tables.push({ pids: new Set(b.tasks.map((t) => t.pid)), cgroup: r.oomMemcg, ts });
+    tables.push({ pids: new Set(b.tasks.map((t) => t.pid)), cgroup: oomMemcg, ts });
   }
 
   /** The cgroup a recent table places a header-less kill's pid in, newest table first. */
