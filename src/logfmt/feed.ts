@@ -220,16 +220,21 @@ export class KernelLogFeeder {
     return c === 32 && this.prevKmsg && this.dictBytesAt(bytes, s, e);
   }
 
-  /** kmsgAt on bytes: a record that is no OOM line is never decoded. */
-  private kmsgBytesAt(bytes: Buffer, latin1: string, s: number, e: number): boolean {
-    const k = scanKmsgPrefixBytes(bytes, s, e, this.prefix);
-    if (k.kind !== 'record') return false;
+  /** A raw record's line counted (a broken line held before it is settled first). */
+  private countRecord(): void {
     if (this.pending !== null) this.flushPending();
-    const start = k.messageStart;
     this.lineNo++;
     this.stats.lines++;
     this.stats.formats.kmsg++;
     this.prevKmsg = true;
+  }
+
+  /** kmsgAt on bytes: a record that is no OOM line is never decoded. */
+  private kmsgBytesAt(bytes: Buffer, latin1: string, s: number, e: number): boolean {
+    const k = scanKmsgPrefixBytes(bytes, s, e, this.prefix);
+    if (k.kind !== 'record') return false;
+    this.countRecord();
+    const start = k.messageStart;
     const facility = k.prio >> 3;
     if (!this.parser.readingReport && !this.mayBeOom(latin1, start, e)) {
       this.other(k.seq, k.tsUsec, facility);
@@ -386,12 +391,8 @@ export class KernelLogFeeder {
   private kmsgAt(text: string, s: number, e: number): boolean {
     const k = scanKmsgPrefix(text, s, e, this.prefix);
     if (k.kind !== 'record') return false;
-    if (this.pending !== null) this.flushPending();
+    this.countRecord();
     const start = k.messageStart;
-    this.lineNo++;
-    this.stats.lines++;
-    this.stats.formats.kmsg++;
-    this.prevKmsg = true;
     const facility = k.prio >> 3;
     if (!this.parser.readingReport && !this.mayBeOom(text, start, e)) {
       this.parser.pushOther(k.seq, k.tsUsec, facility);
