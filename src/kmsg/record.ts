@@ -139,9 +139,7 @@ export function scanKmsgPrefix(text: string, from: number, to: number, out: Kmsg
     if (comma >= to) return fail(out, 'none', 'no TS_USEC', -1);
     return fail(out, 'malformed', 'bad TS_USEC', seq);
   }
-  if (seq > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'SEQ too large', -1);
-  if (prio > MAX_PRIO) return fail(out, 'malformed', 'PRIO too large', seq);
-  if (ts > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'TS_USEC too large', seq);
+  if (outOfRange(out, prio, seq, ts)) return out;
   const flagsStart = ++i;
   let flagsEnd = -1;
   for (; i < to; i++) {
@@ -150,14 +148,28 @@ export function scanKmsgPrefix(text: string, from: number, to: number, out: Kmsg
     if (c === 44 && flagsEnd < 0) flagsEnd = i;
   }
   if (i >= to) return fail(out, 'malformed', "no ';' after FLAGS", seq);
+  return recordFields(out, prio, seq, ts, flagsStart, flagsEnd < 0 ? i : flagsEnd, i + 1);
+}
+
+/** Fails `out` when a field is past what the record format allows (the string and byte scanners alike). */
+function outOfRange(out: KmsgPrefix, prio: number, seq: number, ts: number): boolean {
+  if (seq > Number.MAX_SAFE_INTEGER) fail(out, 'malformed', 'SEQ too large', -1);
+  else if (prio > MAX_PRIO) fail(out, 'malformed', 'PRIO too large', seq);
+  else if (ts > Number.MAX_SAFE_INTEGER) fail(out, 'malformed', 'TS_USEC too large', seq);
+  else return false;
+  return true;
+}
+
+/** A well-formed record's prefix, into `out` (the string and byte scanners alike). */
+function recordFields(out: KmsgPrefix, prio: number, seq: number, ts: number, flagsStart: number, flagsEnd: number, messageStart: number): KmsgPrefix {
   out.kind = 'record';
   out.problem = '';
   out.prio = prio;
   out.seq = seq;
   out.tsUsec = ts;
   out.flagsStart = flagsStart;
-  out.flagsEnd = flagsEnd < 0 ? i : flagsEnd;
-  out.messageStart = i + 1;
+  out.flagsEnd = flagsEnd;
+  out.messageStart = messageStart;
   return out;
 }
 
@@ -198,9 +210,7 @@ export function scanKmsgPrefixBytes(bytes: Uint8Array, from: number, to: number,
     if (comma >= to) return fail(out, 'none', 'no TS_USEC', -1);
     return fail(out, 'malformed', 'bad TS_USEC', seq);
   }
-  if (seq > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'SEQ too large', -1);
-  if (prio > MAX_PRIO) return fail(out, 'malformed', 'PRIO too large', seq);
-  if (ts > Number.MAX_SAFE_INTEGER) return fail(out, 'malformed', 'TS_USEC too large', seq);
+  if (outOfRange(out, prio, seq, ts)) return out;
   const flagsStart = ++i;
   let flagsEnd = -1;
   for (; i < to; i++) {
@@ -209,15 +219,7 @@ export function scanKmsgPrefixBytes(bytes: Uint8Array, from: number, to: number,
     if (c === 44 && flagsEnd < 0) flagsEnd = i;
   }
   if (i >= to) return fail(out, 'malformed', "no ';' after FLAGS", seq);
-  out.kind = 'record';
-  out.problem = '';
-  out.prio = prio;
-  out.seq = seq;
-  out.tsUsec = ts;
-  out.flagsStart = flagsStart;
-  out.flagsEnd = flagsEnd < 0 ? i : flagsEnd;
-  out.messageStart = i + 1;
-  return out;
+  return recordFields(out, prio, seq, ts, flagsStart, flagsEnd < 0 ? i : flagsEnd, i + 1);
 }
 
 /**
