@@ -3,6 +3,8 @@
  * bench/c/rusage.c (fork to reaping on CLOCK_MONOTONIC; peak RSS from wait4's ru_maxrss), with
  * stdout to /dev/null. `node bin/oomwatch` with this bench's node (no PATH look-up, no shell).
  *
+ * The CLI runs in this process's environment less NODE_EXTRA_CA_CERTS (see CLI_ENV).
+ *
  * - cli_start_ms: `oomwatch mode --json`, 2 warm-up runs, then the median of 20 (10 with --quick).
  *   Target ≤ 60 ms.
  * - parse_cli_records_per_s_1core, parse_cli_peak_rss_mb: `taskset -c 0 oomwatch parse --json`
@@ -30,9 +32,18 @@ interface Run {
   readonly stderr: string;
 }
 
-function runner(rusage: string) {
+/**
+ * The environment the CLI runs in: the bench's own, less NODE_EXTRA_CA_CERTS. When that is set,
+ * Node 20 and 22 read and parse the whole file at start, before any JavaScript runs (Node 24 waits
+ * for the first TLS use): tens of milliseconds of the shell's, not of oomwatch, which makes no TLS
+ * connection. `node -e 0` is timed with it too, and printed, when the bench's shell sets it.
+ */
+const EXTRA_CA = 'NODE_EXTRA_CA_CERTS';
+const CLI_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== EXTRA_CA));
+
+function runner(rusage: string, env: NodeJS.ProcessEnv = CLI_ENV) {
   return (cmd: string[]): Run => {
-    const r = spawnSync(rusage, cmd, { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(rusage, cmd, { encoding: 'utf8', maxBuffer: 1 << 24, env });
     const m = /wall_us=(\d+) maxrss_kb=(\d+) user_us=(\d+) sys_us=(\d+) status=(\d+)/.exec(r.stdout);
     if (r.status !== 0 || m === null) throw new Error(`rusage ${cmd.join(' ')}: ${r.error?.message ?? r.stderr}`);
     if (m[5] !== '0') throw new Error(`${cmd.join(' ')} exited ${m[5]}: ${r.stderr}`);
@@ -54,24 +65,32 @@ export function benchCliStart(opts: { quick: boolean }): BenchOutcome {
   if (c instanceof Error) return { values: { cli_start_ms: null }, method: [`not measured: ${c.message}`] };
   try {
     const run = runner(c.bin);
+    const extraCa = process.env[EXTRA_CA];
+    const runWithCa = extraCa === undefined ? undefined : runner(c.bin, process.env);
     const n = opts.quick ? 10 : 20;
     const cmd = [process.execPath, ...BIN_NODE_FLAGS, BIN, 'mode', '--json'];
     const bare = [process.execPath, '-e', '0'];
     for (let i = 0; i < 2; i++) run(cmd);
     const runs: Run[] = [];
     const nodeRuns: Run[] = [];
+    const caRuns: Run[] = [];
     // Interleaved with a bare `node -e 0`: what node alone costs at the same moment.
     for (let i = 0; i < n; i++) {
       runs.push(run(cmd));
       nodeRuns.push(run(bare));
+      if (runWithCa !== undefined) caRuns.push(runWithCa(bare));
     }
     const ms = runs.map((r) => r.wallMs);
     const nodeMs = nodeRuns.map((r) => r.wallMs);
+    const caMs = caRuns.map((r) => r.wallMs);
     return {
       values: { cli_start_ms: Number(median(ms).toFixed(1)) },
       method: [
         `\`node bin/oomwatch mode --json\`, whole process (fork to reaping, bench/c/rusage.c), stdout to /dev/null; 2 warm-up, ${n} runs: median ${median(ms).toFixed(1)} ms (${spread(ms, 1)}); CPU (user+sys) median ${median(runs.map((r) => r.cpuMs)).toFixed(0)} ms; peak RSS median ${median(runs.map((r) => r.maxrssMb)).toFixed(1)} MB`,
         `\`node -e 0\` interleaved with them: median ${median(nodeMs).toFixed(1)} ms (${spread(nodeMs, 1)}): oomwatch's own start ≈ ${(median(ms) - median(nodeMs)).toFixed(1)} ms`,
+        extraCa === undefined
+          ? `${EXTRA_CA} not set`
+          : `${EXTRA_CA} (${extraCa}) removed from both: \`node -e 0\` with it, interleaved, median ${median(caMs).toFixed(1)} ms (${spread(caMs, 1)})`,
       ],
     };
   } finally {
@@ -106,7 +125,7 @@ export function benchParseCli(opts: { quick: boolean }): BenchOutcome {
     return {
       values: { parse_cli_records_per_s_1core: Math.round(total / (mid.wallMs / 1000)), parse_cli_peak_rss_mb: Number(mid.maxrssMb.toFixed(1)) },
       method: [
-        `\`taskset -c 0 node bin/oomwatch parse --json FILE\` > /dev/null, whole process (bench/c/rusage.c); FILE: ${total} raw kmsg records, ${gen.reports} OOM reports (bench/parse.ts's generator); every run's summary checked`,
+        `\`taskset -c 0 node bin/oomwatch parse --json FILE\` > /dev/null, whole process (bench/c/rusage.c), ${EXTRA_CA} ${process.env[EXTRA_CA] === undefined ? 'not set' : 'removed from its environment'}; FILE: ${total} raw kmsg records, ${gen.reports} OOM reports (bench/parse.ts's generator); every run's summary checked`,
         `1 warm-up, ${n} runs: wall median ${mid.wallMs.toFixed(0)} ms (${spread(runs.map((r) => r.wallMs), 0)}) = ${(total / mid.wallMs / 1000).toFixed(2)} M records/s (${spread(rates.map((r) => r / 1e6))} M); CPU ${mid.cpuMs.toFixed(0)} ms`,
         `peak RSS (ru_maxrss) of that run ${mid.maxrssMb.toFixed(1)} MB; over the runs ${spread(runs.map((r) => r.maxrssMb), 1)} MB`,
       ],
