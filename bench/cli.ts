@@ -34,9 +34,9 @@ interface Run {
 
 /**
  * The environment the CLI runs in: the bench's own, less NODE_EXTRA_CA_CERTS. When that is set,
- * Node 20 and 22 read and parse the whole file at start, before any JavaScript runs (Node 24 waits
- * for the first TLS use): tens of milliseconds of the shell's, not of oomwatch, which makes no TLS
- * connection. `node -e 0` is timed with it too, and printed, when the bench's shell sets it.
+ * Node 20 reads and parses the whole file at start, before any JavaScript runs (Node 22.23 and 24
+ * wait for the first TLS use): tens of milliseconds of the shell's, not of oomwatch, which makes no
+ * TLS connection. `node -e 0` is timed with it too, and printed, when the bench's shell sets it.
  */
 const EXTRA_CA = 'NODE_EXTRA_CA_CERTS';
 const CLI_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== EXTRA_CA));
