@@ -431,8 +431,11 @@ export function isSummaryLine(msg: string): boolean {
 
 /** The trailing pid and uid of a summary line: unambiguous, read without knowing the comm. */
 export function summaryPidUid(msg: string): [number, number] | undefined {
-  if (!msg.startsWith(SUMMARY)) return undefined;
-  const at = summaryTailAt(msg);
+  return msg.startsWith(SUMMARY) ? pidUidAt(msg, summaryTailAt(msg)) : undefined;
+}
+
+/** The pid and uid of the summary's tail at `at` (summaryTailAt; -1 for none). */
+function pidUidAt(msg: string, at: number): [number, number] | undefined {
   if (at < 0) return undefined;
   const u = msg.indexOf(',uid=', at);
   const pid = Number(msg.slice(at + 5, u));
@@ -452,9 +455,11 @@ function isSelfOrDescendant(child: string, parent: string): boolean {
  * kernel guarantees for a memcg OOM. Undefined when the line is not the kernel's summary.
  */
 export function parseSummaryLine(msg: string, comm?: string): SummaryLine | undefined {
-  const pu = summaryPidUid(msg);
+  if (!msg.startsWith(SUMMARY)) return undefined;
+  const tail = summaryTailAt(msg);
+  const pu = pidUidAt(msg, tail);
   if (pu === undefined) return undefined;
-  const body = msg.slice(0, summaryTailAt(msg));
+  const body = msg.slice(0, tail);
   const cEnd = body.indexOf(',', SUMMARY.length);
   if (cEnd < 0) return undefined;
   const constraint = body.slice(SUMMARY.length, cEnd);

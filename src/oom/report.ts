@@ -54,6 +54,7 @@ import {
   summaryPidUid,
   type KillLine,
   type OomScope,
+  type SummaryLine,
 } from './messages.js';
 
 export interface OomParserStats {
@@ -135,6 +136,8 @@ interface Report {
   constraint: string | null;
   oomMemcg: string | null;
   summary: string | null;
+  /** The summary read without the kill line's comm (takeSummary); undefined when it is not the kernel's. */
+  summaryLine: SummaryLine | undefined;
   summaryPid: number | null;
   summaryUid: number | null;
   legacyTaskMemcg: string | null;
@@ -159,6 +162,7 @@ function newReport(counted: boolean, ts: number): Report {
     constraint: null,
     oomMemcg: null,
     summary: null,
+    summaryLine: undefined,
     summaryPid: null,
     summaryUid: null,
     legacyTaskMemcg: null,
@@ -183,6 +187,7 @@ function takeSummary(r: Report, msg: string, pu: readonly [number, number]): voi
   r.summaryPid = pu[0];
   r.summaryUid = pu[1];
   const s = parseSummaryLine(msg);
+  r.summaryLine = s;
   if (s !== undefined) {
     r.constraint = s.constraint;
     r.oomMemcg = s.oomMemcg;
@@ -635,8 +640,10 @@ export class OomReportParser {
     let uid: number | null = null;
     let oomCgroup = r.oomMemcg;
     if (r.summaryPid === k.pid && r.summary !== null) {
-      // The kill line's comm pins where the summary's `,task=` starts: parse it again with it.
-      const s = parseSummaryLine(r.summary, k.comm ?? undefined);
+      // The kill line's comm pins where the summary's `,task=` starts: parse it again with it,
+      // unless the reading without it already ends in that comm (it then splits the line there).
+      const read = r.summaryLine;
+      const s = read !== undefined && (k.comm === null || read.task === k.comm) ? read : parseSummaryLine(r.summary, k.comm ?? undefined);
       if (s !== undefined) {
         victim = s.taskMemcg;
         oomCgroup = s.oomMemcg;

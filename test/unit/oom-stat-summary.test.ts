@@ -1,0 +1,107 @@
+/**
+ * Two readings of a report's lines held to what they replace:
+ * - a stat record (memcgMeminfo.ts parseStatRecord) is checked line by line with a sticky regex
+ *   and its values read with Number(); the oracle is the char-code reading written out here (key
+ *   `[a-z0-9_]+`, one space, 1–20 digits, every line or none, empty lines skipped, a value beyond
+ *   2^53 `'max'`);
+ * - the kill's event reuses the summary line read without the kill line's comm when that reading's
+ *   task is the comm (report.ts event()): parsing again with that comm must give the same fields.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseStatRecord, type MemoryStat } from '../../src/oom/memcgMeminfo.js';
+import { parseSummaryLine } from '../../src/oom/messages.js';
+
+/** The `key value` line msg[from, to) read char by char, or undefined when it is not one. */
+function oracleLine(msg: string, from: number, to: number): [string, number | 'max'] | undefined {
+  let i = from;
+  const keyChar = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95;
+  while (i < to && keyChar(msg.charCodeAt(i))) i++;
+  if (i === from || i >= to || msg.charCodeAt(i) !== 32) return undefined;
+  const key = msg.slice(from, i);
+  const d = ++i;
+  let n = 0;
+  while (i < to && msg.charCodeAt(i) >= 48 && msg.charCodeAt(i) <= 57) n = n * 10 + (msg.charCodeAt(i++) - 48);
+  if (i !== to || i === d || i - d > 20) return undefined;
+  return [key, Number.isSafeInteger(n) ? n : 'max'];
+}
+
+function oracleRecord(msg: string): MemoryStat | undefined {
+  const out: MemoryStat = {};
+  const lines = msg.includes('\n') ? msg.split('\n') : [msg];
+  for (const l of lines) {
+    if (l === '' && msg.includes('\n')) continue;
+    const kv = oracleLine(l, 0, l.length);
+    if (kv === undefined) return undefined;
+    out[kv[0]] = kv[1];
+  }
+  return out;
+}
+
+const statLine = fc
+  .tuple(
+    fc.oneof({ weight: 8, arbitrary: fc.stringMatching(/^[a-z0-9_]{1,12}$/) }, { weight: 1, arbitrary: fc.constantFrom('', 'Tasks', 'a-b', 'a:b', 'é') }),
+    fc.constantFrom(' ', ' ', ' ', '', '  ', ':'),
+    fc.oneof(
+      // Every length from 1 to 22 digits alike: the limit (20) and one past it come often.
+      { weight: 6, arbitrary: fc.tuple(fc.integer({ min: 1, max: 22 }), fc.stringMatching(/^\d{22}$/)).map(([n, d]) => d.slice(0, n)) },
+      { weight: 1, arbitrary: fc.constantFrom('', '-1', '1x', '9007199254740993', '00000000000000000009', '1 2') },
+    ),
+  )
+  .map(([k, sep, v]) => `${k}${sep}${v}`);
+
+const statRecord = fc.oneof(
+  statLine,
+  fc.tuple(fc.array(fc.oneof({ weight: 6, arbitrary: statLine }, { weight: 1, arbitrary: fc.constant('') }), { minLength: 1, maxLength: 6 }), fc.boolean())
+    .map(([ls, trailing]) => ls.join('\n') + (trailing ? '\n' : '')),
+);
+
+test('stat record: the regex reading gives what the char-code reading gives', () => {
+  fc.assert(
+    fc.property(statRecord, (msg) => {
+      const into: MemoryStat = { before: 1 };
+      const ok = parseStatRecord(msg, into);
+      const want = oracleRecord(msg);
+      assert.equal(ok, want !== undefined, JSON.stringify(msg));
+      assert.deepEqual(into, want === undefined ? { before: 1 } : { before: 1, ...want }, JSON.stringify(msg));
+    }),
+    { numRuns: 20_000 },
+  );
+});
+
+test('stat record: the limits of a line, one off either side', () => {
+  const twenty = '9'.repeat(20);
+  const s: MemoryStat = {};
+  assert.ok(parseStatRecord(`hierarchical_memsw_limit ${twenty}`, s));
+  assert.equal(s['hierarchical_memsw_limit'], 'max');
+  assert.ok(!parseStatRecord(`a ${twenty}0`, {}));
+  assert.ok(parseStatRecord('a 9007199254740991', s));
+  assert.equal(s['a'], 9007199254740991);
+  assert.ok(parseStatRecord('a 9007199254740992', s));
+  assert.equal(s['a'], 'max');
+  assert.ok(!parseStatRecord('a 1\nb 2x', s));
+  assert.equal(s['b'], undefined);
+});
+
+// Paths, masks and comms as the kernel may print them: commas, `,task=`, `,task_memcg=` inside.
+const part = fc.constantFrom('a', 'b,c', 'x,task=y', 'd ,e', 'pod', 'k,task_memcg=/q', '(z', '');
+const path = fc.array(part, { minLength: 0, maxLength: 3 }).map((ps) => `/${ps.join('/')}`);
+const comm = fc.oneof(fc.stringMatching(/^[a-z ,()=]{0,15}$/), fc.constantFrom('x,task=y) (z', 'task=', ',task=a', 'dd'));
+const summary = fc
+  .tuple(fc.boolean(), path, path, comm, fc.nat(99999))
+  .map(([global, oom, sub, c, pid]) => {
+    const memcg = global ? `global_oom,task_memcg=${oom}${sub}` : `oom_memcg=${oom},task_memcg=${oom}${sub}`;
+    return `oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,${memcg},task=${c},pid=${pid},uid=0`;
+  });
+
+test('summary line: read again with the task it read, it gives the same fields', () => {
+  fc.assert(
+    fc.property(summary, (line) => {
+      const s = parseSummaryLine(line);
+      if (s === undefined) return;
+      assert.deepEqual(parseSummaryLine(line, s.task), s, line);
+    }),
+    { numRuns: 20_000 },
+  );
+});
