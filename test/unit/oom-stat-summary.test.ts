@@ -1,17 +1,20 @@
 /**
- * Two readings of a report's lines held to what they replace:
+ * Readings of a report's lines held to what they replace:
  * - a stat record (memcgMeminfo.ts parseStatRecord) is checked line by line with a sticky regex
  *   and its values read with Number(); the oracle is the char-code reading written out here (key
  *   `[a-z0-9_]+`, one space, 1–20 digits, every line or none, empty lines skipped, a value beyond
  *   2^53 `'max'`);
  * - the kill's event reuses the summary line read without the kill line's comm when that reading's
- *   task is the comm (report.ts event()): parsing again with that comm must give the same fields.
+ *   task is the comm (report.ts event()): parsing again with that comm must give the same fields;
+ * - a task row's columns fill fixed slots (taskTable.ts parseTaskRow); the oracle reads them by
+ *   column name into a map, as the parser did, and its numbers with a regex.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseStatRecord, type MemoryStat } from '../../src/oom/memcgMeminfo.js';
 import { parseSummaryLine } from '../../src/oom/messages.js';
+import { parseTaskRow, type TaskRow } from '../../src/oom/taskTable.js';
 
 /** The `key value` line msg[from, to) read char by char, or undefined when it is not one. */
 function oracleLine(msg: string, from: number, to: number): [string, number | 'max'] | undefined {
@@ -101,6 +104,57 @@ test('summary line: read again with the task it read, it gives the same fields',
       const s = parseSummaryLine(line);
       if (s === undefined) return;
       assert.deepEqual(parseSummaryLine(line, s.task), s, line);
+    }),
+    { numRuns: 20_000 },
+  );
+});
+
+/** A task row read by the column names into a record, as parseTaskRow read it before its slots. */
+function oracleRow(msg: string, columns: readonly string[]): TaskRow | undefined {
+  const intAt = (s: string, from: number): [number, number] | undefined => {
+    const m = /^ *(-?)(\d+)/.exec(s.slice(from));
+    if (m === null || (m[2] as string).length > 19) return undefined;
+    const n = Number(m[2]);
+    if (!Number.isSafeInteger(n)) return undefined;
+    return [m[1] === '-' ? -n : n, from + m[0].length];
+  };
+  if (!msg.startsWith('[')) return undefined;
+  const p = intAt(msg, 1);
+  if (p === undefined || p[0] < 0 || msg[p[1]] !== ']') return undefined;
+  let at = p[1] + 1;
+  const v = new Map<string, number>();
+  for (const col of columns) {
+    if (msg[at] !== ' ') return undefined;
+    const n = intAt(msg, at);
+    if (n === undefined) return undefined;
+    v.set(col, n[0]);
+    at = n[1];
+  }
+  if (msg[at] !== ' ' || at + 1 >= msg.length) return undefined;
+  const get = (k: string): number | null => v.get(k) ?? null;
+  return {
+    pid: p[0], uid: get('uid'), tgid: get('tgid'), totalVm: get('total_vm'), rss: get('rss'), rssAnon: get('rss_anon'),
+    rssFile: get('rss_file'), rssShmem: get('rss_shmem'), pgtablesBytes: get('pgtables_bytes'), nrPtes: get('nr_ptes'),
+    nrPmds: get('nr_pmds'), swapents: get('swapents'), oomScoreAdj: get('oom_score_adj'), name: msg.slice(at + 1),
+  };
+}
+
+const column = fc.constantFrom(
+  'uid', 'tgid', 'total_vm', 'rss', 'rss_anon', 'rss_file', 'rss_shmem', 'pgtables_bytes', 'nr_ptes', 'nr_pmds',
+  'swapents', 'oom_score_adj', 'new_col', 'constructor', '__proto__',
+);
+const cell = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(fc.nat(6), fc.boolean(), fc.stringMatching(/^\d{1,20}$/)).map(([pad, neg, d]) => `${' '.repeat(pad)}${neg ? '-' : ''}${d}`) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'x', ' -', ' 1x', ' 9007199254740993') },
+);
+const taskRow = fc
+  .tuple(fc.array(column, { maxLength: 12 }), fc.array(cell, { maxLength: 13 }), fc.stringMatching(/^\d{1,8}$/), fc.constantFrom(' dd', ' my 2 (odd)', '  x', ' ', '', 'dd'))
+  .map(([cols, cells, pid, name]) => ({ cols, row: `[${' '.repeat(pid.length % 4)}${pid}]${cells.map((c) => (c.startsWith(' ') ? c : ` ${c}`)).join('')}${name}` }));
+
+test('task row: read into slots, it gives what the read by column name gives', () => {
+  fc.assert(
+    fc.property(taskRow, ({ cols, row }) => {
+      assert.deepEqual(parseTaskRow(row, cols), oracleRow(row, cols), `${JSON.stringify(cols)} ${row}`);
     }),
     { numRuns: 20_000 },
   );
