@@ -556,6 +556,33 @@ export function isAlreadyExitingLine(msg: string): boolean {
 }
 
 /**
+ * Which of the report's lines a message can be, by its first character: the header aside, which
+ * starts with its comm (any character), every line this module parses starts with a letter of its
+ * own (healWrappedLine takes padding out only after a character, so a healed line starts as it did):
+ * - `prefixed`: `Killed process` (K) or `<prefix>: ` (M, O): a kill, a `Kill process` selection,
+ *   no killable process, a victim already exiting;
+ * - `tasks`: `Tasks in` (a group) and `Task in` (< 4.19);
+ * - `oom`: the summary `oom-kill:constraint=` and `oom_kill_process: N callbacks suppressed`;
+ * - `other`: none of them.
+ */
+export type OomLineStart = 'prefixed' | 'tasks' | 'oom' | 'other';
+
+export function oomLineStart(msg: string): OomLineStart {
+  switch (msg.charCodeAt(0)) {
+    case 75: /* K */
+    case 77: /* M */
+    case 79: /* O */
+      return 'prefixed';
+    case 84: /* T */
+      return 'tasks';
+    case 111: /* o */
+      return 'oom';
+    default:
+      return 'other';
+  }
+}
+
+/**
  * Every OOM report line this module parses contains "ill": kill/Kill/Killed, oom-kill(er),
  * oom_kill_process, killed, killable, killing. Ordinary kernel messages seldom do.
  */

@@ -7,13 +7,27 @@
  * - the kill's event reuses the summary line read without the kill line's comm when that reading's
  *   task is the comm (report.ts event()): parsing again with that comm must give the same fields;
  * - a task row's columns fill fixed slots (taskTable.ts parseTaskRow); the oracle reads them by
- *   column name into a map, as the parser did, and its numbers with a regex.
+ *   column name into a map, as the parser did, and its numbers with a regex;
+ * - the report parser tries on a message only the forms its first character allows
+ *   (messages.ts oomLineStart): every line a parser accepts must start as its class says.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseStatRecord, type MemoryStat } from '../../src/oom/memcgMeminfo.js';
-import { parseSummaryLine } from '../../src/oom/messages.js';
+import {
+  isAlreadyExitingLine,
+  isNoKillableLine,
+  isSummaryLine,
+  oomLineStart,
+  parseGroupLine,
+  parseKillLineHealed,
+  parsePartialKillLine,
+  parseSelectLine,
+  parseSummaryLine,
+  parseSuppressedLine,
+  parseTaskInLine,
+} from '../../src/oom/messages.js';
 import { parseTaskRow, type TaskRow } from '../../src/oom/taskTable.js';
 
 /** The `key value` line msg[from, to) read char by char, or undefined when it is not one. */
@@ -158,4 +172,58 @@ test('task row: read into slots, it gives what the read by column name gives', (
     }),
     { numRuns: 20_000 },
   );
+});
+
+const FORMS = [
+  'Killed process 123 (dd) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB',
+  'Memory cgroup out of memory: Killed process 5 (x y) total-vm:1kB, anon-rss:2kB, file-rss:3kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0',
+  'Out of memory: Killed process 5 (a)',
+  'Out of memory (oom_kill_allocating_task): Killed process 7 (b) total-vm:1kB, anon-rss:2kB, file-rss:3kB',
+  'Killed process 5 (dd',
+  'Memory cgroup out of memory: Kill process 5 (dd) score 100 or sacrifice child',
+  'Out of memory and no killable processes...',
+  'Memory cgroup out of memory: OOM victim 5 (dd) is already exiting. Skip killing the task',
+  'Tasks in /a/b are going to be killed due to memory.oom.group set',
+  'Task in /a/b killed as a result of limit of /a',
+  'oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task=dd,pid=5,uid=0',
+  'oom_kill_process: 3 callbacks suppressed',
+  'dd invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0',
+  ' oom_kill_process.cold+0x8/0x8a',
+];
+/** A form as it is, padded by a paste (spaces inserted), or with its first character changed or cut. */
+const oomMessage = fc
+  .tuple(fc.constantFrom(...FORMS), fc.nat(), fc.constantFrom('', 'pad', 'pad', 'first', 'drop', 'prepend'), fc.constantFrom(' ', 'K', 'M', 'O', 'T', 'o', 'k', 'x', '['))
+  .map(([form, at, how, ch]) => {
+    const i = at % form.length;
+    if (how === 'pad') return `${form.slice(0, i)}   ${form.slice(i)}`;
+    if (how === 'first') return ch + form.slice(1);
+    if (how === 'drop') return form.slice(0, i) + form.slice(i + 1);
+    if (how === 'prepend') return ch + form;
+    return form;
+  });
+
+test('report lines start as oomLineStart says: no form is skipped by its first character', () => {
+  const seen = { prefixed: 0, tasks: 0, oom: 0 };
+  fc.assert(
+    fc.property(oomMessage, (msg) => {
+      const start = oomLineStart(msg);
+      const prefixed =
+        parseKillLineHealed(msg) !== undefined ||
+        parsePartialKillLine(msg) !== undefined ||
+        parseSelectLine(msg) !== undefined ||
+        isNoKillableLine(msg) ||
+        isAlreadyExitingLine(msg);
+      const tasks = parseGroupLine(msg) !== undefined || parseTaskInLine(msg) !== undefined;
+      const oom = isSummaryLine(msg) || parseSuppressedLine(msg) !== undefined;
+      if (prefixed) seen.prefixed++;
+      if (tasks) seen.tasks++;
+      if (oom) seen.oom++;
+      assert.ok(!prefixed || start === 'prefixed', msg);
+      assert.ok(!tasks || start === 'tasks', msg);
+      assert.ok(!oom || start === 'oom', msg);
+    }),
+    { numRuns: 20_000 },
+  );
+  // The forms were accepted often, padded ones included: the property was not vacuous.
+  assert.ok(seen.prefixed > 2000 && seen.tasks > 500 && seen.oom > 500, JSON.stringify(seen));
 });
