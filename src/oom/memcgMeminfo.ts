@@ -67,10 +67,10 @@ function plainCounterLine(msg: string): [CounterName, MemcgCounter] | undefined 
   let name: CounterName | undefined;
   let at = 0;
   for (let i = 0; i < COUNTER_STARTS.length; i++) {
-    const [start, n] = COUNTER_STARTS[i] as readonly [string, CounterName];
-    if (msg.startsWith(start)) {
-      name = n;
-      at = start.length;
+    const start = COUNTER_STARTS[i] as readonly [string, CounterName];
+    if (msg.startsWith(start[0])) {
+      name = start[1];
+      at = start[0].length;
       break;
     }
   }
