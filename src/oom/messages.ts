@@ -431,8 +431,11 @@ export function isSummaryLine(msg: string): boolean {
 
 /** The trailing pid and uid of a summary line: unambiguous, read without knowing the comm. */
 export function summaryPidUid(msg: string): [number, number] | undefined {
-  if (!msg.startsWith(SUMMARY)) return undefined;
-  const at = summaryTailAt(msg);
+  return msg.startsWith(SUMMARY) ? pidUidAt(msg, summaryTailAt(msg)) : undefined;
+}
+
+/** The pid and uid of the summary's tail at `at` (summaryTailAt; -1 for none). */
+function pidUidAt(msg: string, at: number): [number, number] | undefined {
   if (at < 0) return undefined;
   const u = msg.indexOf(',uid=', at);
   const pid = Number(msg.slice(at + 5, u));
@@ -452,9 +455,11 @@ function isSelfOrDescendant(child: string, parent: string): boolean {
  * kernel guarantees for a memcg OOM. Undefined when the line is not the kernel's summary.
  */
 export function parseSummaryLine(msg: string, comm?: string): SummaryLine | undefined {
-  const pu = summaryPidUid(msg);
+  if (!msg.startsWith(SUMMARY)) return undefined;
+  const tail = summaryTailAt(msg);
+  const pu = pidUidAt(msg, tail);
   if (pu === undefined) return undefined;
-  const body = msg.slice(0, summaryTailAt(msg));
+  const body = msg.slice(0, tail);
   const cEnd = body.indexOf(',', SUMMARY.length);
   if (cEnd < 0) return undefined;
   const constraint = body.slice(SUMMARY.length, cEnd);
@@ -548,6 +553,33 @@ const EXITING = /^(?:Memory cgroup out of memory|Out of memory(?: \(oom_kill_all
 /** `<prefix>: OOM victim N (comm) is already exiting. Skip killing the task`: no kill for this report. */
 export function isAlreadyExitingLine(msg: string): boolean {
   return EXITING.test(msg);
+}
+
+/**
+ * Which of the report's lines a message can be, by its first character: the header aside, which
+ * starts with its comm (any character), every line this module parses starts with a letter of its
+ * own (healWrappedLine takes padding out only after a character, so a healed line starts as it did):
+ * - `prefixed`: `Killed process` (K) or `<prefix>: ` (M, O): a kill, a `Kill process` selection,
+ *   no killable process, a victim already exiting;
+ * - `tasks`: `Tasks in` (a group) and `Task in` (< 4.19);
+ * - `oom`: the summary `oom-kill:constraint=` and `oom_kill_process: N callbacks suppressed`;
+ * - `other`: none of them.
+ */
+export type OomLineStart = 'prefixed' | 'tasks' | 'oom' | 'other';
+
+export function oomLineStart(msg: string): OomLineStart {
+  switch (msg.charCodeAt(0)) {
+    case 75: /* K */
+    case 77: /* M */
+    case 79: /* O */
+      return 'prefixed';
+    case 84: /* T */
+      return 'tasks';
+    case 111: /* o */
+      return 'oom';
+    default:
+      return 'other';
+  }
 }
 
 /**

@@ -43,6 +43,7 @@ import {
   isNoKillableLine,
   isSummaryLine,
   mayBeOomLine,
+  oomLineStart,
   parseGroupLine,
   parseHeaderLine,
   parseKillLineHealed,
@@ -54,6 +55,7 @@ import {
   summaryPidUid,
   type KillLine,
   type OomScope,
+  type SummaryLine,
 } from './messages.js';
 
 export interface OomParserStats {
@@ -135,6 +137,8 @@ interface Report {
   constraint: string | null;
   oomMemcg: string | null;
   summary: string | null;
+  /** The summary read without the kill line's comm (takeSummary); undefined when it is not the kernel's. */
+  summaryLine: SummaryLine | undefined;
   summaryPid: number | null;
   summaryUid: number | null;
   legacyTaskMemcg: string | null;
@@ -159,6 +163,7 @@ function newReport(counted: boolean, ts: number): Report {
     constraint: null,
     oomMemcg: null,
     summary: null,
+    summaryLine: undefined,
     summaryPid: null,
     summaryUid: null,
     legacyTaskMemcg: null,
@@ -183,6 +188,7 @@ function takeSummary(r: Report, msg: string, pu: readonly [number, number]): voi
   r.summaryPid = pu[0];
   r.summaryUid = pu[1];
   const s = parseSummaryLine(msg);
+  r.summaryLine = s;
   if (s !== undefined) {
     r.constraint = s.constraint;
     r.oomMemcg = s.oomMemcg;
@@ -414,17 +420,23 @@ export class OomReportParser {
   }
 
   private handle(msg: string, seq: number, ts: number, wallUs: number): void {
-    const kill = parseKillLineHealed(msg) ?? parsePartialKillLine(msg);
-    if (kill !== undefined) {
-      this.kill(kill, seq, ts, wallUs);
+    // Only the forms its first character allows are tried (oomLineStart), in the same order.
+    const start = oomLineStart(msg);
+    if (start === 'prefixed') {
+      const kill = parseKillLineHealed(msg) ?? parsePartialKillLine(msg);
+      if (kill !== undefined) {
+        this.kill(kill, seq, ts, wallUs);
+        return;
+      }
+    } else if (start === 'tasks') {
+      const group = parseGroupLine(msg);
+      if (group !== undefined) {
+        this.group(group, ts);
+        return;
+      }
+    } else if (start === 'oom' && isSummaryLine(msg) && this.lateSummary(msg)) {
       return;
     }
-    const group = parseGroupLine(msg);
-    if (group !== undefined) {
-      this.group(group, ts);
-      return;
-    }
-    if (isSummaryLine(msg) && this.lateSummary(msg)) return;
     // Every other report line ends a held kill's chance to be a group's first victim.
     this.release();
     const trigger = parseHeaderLine(msg);
@@ -435,44 +447,48 @@ export class OomReportParser {
       this.blocks = r.blocks;
       return;
     }
-    if (isSummaryLine(msg)) {
-      const pu = summaryPidUid(msg);
-      if (pu === undefined) return; // not the kernel's summary shape: an unknown line
-      let r = this.report;
-      if (r === null || r.summary !== null || r.kills > 0) r = this.open(true, ts);
-      takeSummary(r, msg, pu);
-      r.lastTs = ts;
-      return;
-    }
-    const taskIn = parseTaskInLine(msg);
-    if (taskIn !== undefined) {
-      let r = this.report;
-      if (r === null || r.legacyTaskMemcg !== null || r.kills > 0) r = this.open(true, ts);
-      r.legacyTaskMemcg = taskIn.taskMemcg;
-      r.oomMemcg = taskIn.oomMemcg;
-      r.scope = 'cgroup';
-      r.lastTs = ts;
-      return;
-    }
-    const select = parseSelectLine(msg);
-    if (select !== undefined) {
-      let r = this.report;
-      // Not rate-limited (≤ 5.0): in a storm it opens the report its header would have opened.
-      if (r === null || r.kills > 0 || r.selectedPid !== null) r = this.open(true, ts);
-      r.selectedPid = select.pid;
-      r.selected = { comm: select.comm, seq, ts, wallUs };
-      r.scope = select.scope;
-      r.lastTs = ts;
-      return;
-    }
-    const suppressed = parseSuppressedLine(msg);
-    if (suppressed !== undefined) {
-      this.stats.suppressed += suppressed;
-      return;
-    }
-    if (isNoKillableLine(msg) || isAlreadyExitingLine(msg)) {
-      this.close();
-      return;
+    if (start === 'oom') {
+      if (isSummaryLine(msg)) {
+        const pu = summaryPidUid(msg);
+        if (pu === undefined) return; // not the kernel's summary shape: an unknown line
+        let r = this.report;
+        if (r === null || r.summary !== null || r.kills > 0) r = this.open(true, ts);
+        takeSummary(r, msg, pu);
+        r.lastTs = ts;
+        return;
+      }
+      const suppressed = parseSuppressedLine(msg);
+      if (suppressed !== undefined) {
+        this.stats.suppressed += suppressed;
+        return;
+      }
+    } else if (start === 'tasks') {
+      const taskIn = parseTaskInLine(msg);
+      if (taskIn !== undefined) {
+        let r = this.report;
+        if (r === null || r.legacyTaskMemcg !== null || r.kills > 0) r = this.open(true, ts);
+        r.legacyTaskMemcg = taskIn.taskMemcg;
+        r.oomMemcg = taskIn.oomMemcg;
+        r.scope = 'cgroup';
+        r.lastTs = ts;
+        return;
+      }
+    } else if (start === 'prefixed') {
+      const select = parseSelectLine(msg);
+      if (select !== undefined) {
+        let r = this.report;
+        // Not rate-limited (≤ 5.0): in a storm it opens the report its header would have opened.
+        if (r === null || r.kills > 0 || r.selectedPid !== null) r = this.open(true, ts);
+        r.selectedPid = select.pid;
+        r.selected = { comm: select.comm, seq, ts, wallUs };
+        r.scope = select.scope;
+        r.lastTs = ts;
+        return;
+      }
+      if (isNoKillableLine(msg) || isAlreadyExitingLine(msg)) {
+        this.close();
+        return;
+      }
     }
     // Anything else (oom_reaper lines, memory usage, the task table) says nothing about kills,
     // but may be part of the report's blocks (a task whose comm holds the keyword).
@@ -635,8 +651,10 @@ export class OomReportParser {
     let uid: number | null = null;
     let oomCgroup = r.oomMemcg;
     if (r.summaryPid === k.pid && r.summary !== null) {
-      // The kill line's comm pins where the summary's `,task=` starts: parse it again with it.
-      const s = parseSummaryLine(r.summary, k.comm ?? undefined);
+      // The kill line's comm pins where the summary's `,task=` starts: parse it again with it,
+      // unless the reading without it already ends in that comm (it then splits the line there).
+      const read = r.summaryLine;
+      const s = read !== undefined && (k.comm === null || read.task === k.comm) ? read : parseSummaryLine(r.summary, k.comm ?? undefined);
       if (s !== undefined) {
         victim = s.taskMemcg;
         oomCgroup = s.oomMemcg;

@@ -59,6 +59,12 @@ function intAt(s: string, from: number): [number, number] | undefined {
   return [neg ? -n : n, i];
 }
 
+/** The row's fields a column fills, by the column's name (TaskRow's number fields, in order). */
+const COLUMN_SLOTS: ReadonlyMap<string, number> = new Map([
+  ['uid', 0], ['tgid', 1], ['total_vm', 2], ['rss', 3], ['rss_anon', 4], ['rss_file', 5], ['rss_shmem', 6],
+  ['pgtables_bytes', 7], ['nr_ptes', 8], ['nr_pmds', 9], ['swapents', 10], ['oom_score_adj', 11],
+]);
+
 /**
  * One task row read by `columns`, or undefined when the message is not such a row (the table has
  * ended). Unknown columns are read and skipped: a newer kernel's extra column does not break us.
@@ -68,31 +74,31 @@ export function parseTaskRow(msg: string, columns: TaskColumns): TaskRow | undef
   const p = intAt(msg, 1);
   if (p === undefined || p[0] < 0 || msg.charCodeAt(p[1]) !== 93 /* ] */) return undefined;
   let at = p[1] + 1;
-  const v: Record<string, number> = {};
-  for (const col of columns) {
+  const v: Array<number | null> = [null, null, null, null, null, null, null, null, null, null, null, null];
+  for (let i = 0; i < columns.length; i++) {
     if (msg.charCodeAt(at) !== 32) return undefined;
     const n = intAt(msg, at);
     if (n === undefined) return undefined;
-    v[col] = n[0];
+    const slot = COLUMN_SLOTS.get(columns[i] as string);
+    if (slot !== undefined) v[slot] = n[0];
     at = n[1];
   }
   // Exactly one space, then the comm (it may itself begin with a space).
   if (msg.charCodeAt(at) !== 32 || at + 1 >= msg.length) return undefined;
-  const get = (k: string): number | null => v[k] ?? null;
   return {
     pid: p[0],
-    uid: get('uid'),
-    tgid: get('tgid'),
-    totalVm: get('total_vm'),
-    rss: get('rss'),
-    rssAnon: get('rss_anon'),
-    rssFile: get('rss_file'),
-    rssShmem: get('rss_shmem'),
-    pgtablesBytes: get('pgtables_bytes'),
-    nrPtes: get('nr_ptes'),
-    nrPmds: get('nr_pmds'),
-    swapents: get('swapents'),
-    oomScoreAdj: get('oom_score_adj'),
+    uid: v[0] as number | null,
+    tgid: v[1] as number | null,
+    totalVm: v[2] as number | null,
+    rss: v[3] as number | null,
+    rssAnon: v[4] as number | null,
+    rssFile: v[5] as number | null,
+    rssShmem: v[6] as number | null,
+    pgtablesBytes: v[7] as number | null,
+    nrPtes: v[8] as number | null,
+    nrPmds: v[9] as number | null,
+    swapents: v[10] as number | null,
+    oomScoreAdj: v[11] as number | null,
     name: msg.slice(at + 1),
   };
 }
