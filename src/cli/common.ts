@@ -51,6 +51,14 @@ export function action<A extends unknown[]>(
   };
 }
 
+/** A reader that went away (`oomwatch ... | head`) is no error: stop quietly, as cat does. */
+export function stopQuietlyOnEpipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { stopQuietlyOnEpipe } from './common.js';
 
 const EXIT_CODES_HELP = `
 Exit codes (the same rule for every subcommand):
@@ -133,11 +134,7 @@ export async function buildProgram(load: readonly string[]): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  // A reader that went away (`oomwatch ... | head`) is no error: stop quietly, as cat does.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+  stopQuietlyOnEpipe();
   const name = subcommandOf(argv.slice(2));
   const program = await buildProgram(name === undefined ? [] : [name]);
   try {

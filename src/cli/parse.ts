@@ -6,7 +6,7 @@ import { killTime, parseRfc3339Us } from '../kmsg/wallClock.js';
 import { KernelLogFeeder, MAX_LINE_CHARS, type FeedStats } from '../logfmt/feed.js';
 import type { OomKillEvent } from '../oom/event.js';
 import { OomReportParser, type OomParserStats } from '../oom/report.js';
-import { action } from './common.js';
+import { action, stopQuietlyOnEpipe } from './common.js';
 import { killPrinter } from './killOutput.js';
 
 const HELP = `
@@ -211,6 +211,20 @@ export async function readKernelLogs(
   return { parser: parser.stats, feed: feeder.stats };
 }
 
+/** `oomwatch parse`: the kills to stdout (a table, or JSON Lines with --json), the summary to stderr. */
+async function runParse(files: string[], opts: { json?: boolean } & KernelLogOptions): Promise<void> {
+  let out = '';
+  const print = killPrinter(opts.json === true);
+  const flush = async (): Promise<void> => {
+    const text = out;
+    out = '';
+    await writeOut(text);
+  };
+  // What was printed so far goes out also when reading fails.
+  const stats = await readKernelLogs(files, opts, (e) => (out += print(e)), flush).finally(flush);
+  process.stderr.write(summaryText(stats.parser, stats.feed));
+}
+
 export function registerParse(program: Command): void {
   program
     .command('parse')
@@ -220,18 +234,35 @@ export function registerParse(program: Command): void {
     .option('--boot-time <time>', "the boot's wall-clock time (RFC 3339): kill_time for lines with a kernel timestamp and no clock of their own")
     .option('--year <year>', 'the year of times printed without one (journal short, syslog)')
     .addHelpText('after', HELP)
-    .action(
-      action(async (files: string[], opts: { json?: boolean } & KernelLogOptions) => {
-        let out = '';
-        const print = killPrinter(opts.json === true);
-        const flush = async (): Promise<void> => {
-          const text = out;
-          out = '';
-          await writeOut(text);
-        };
-        // What was printed so far goes out also when reading fails.
-        const stats = await readKernelLogs(files, opts, (e) => (out += print(e)), flush).finally(flush);
-        process.stderr.write(summaryText(stats.parser, stats.feed));
-      }),
-    );
+    .action(action(runParse));
+}
+
+/**
+ * `parse`'s arguments (after the word `parse`) when they are nothing but file names, `-` and
+ * `--json`, read as commander reads them; null for anything else (another option, `--`, a name
+ * that starts with `-`, --help): commander then reads the command line.
+ */
+export function plainParseArgs(args: readonly string[]): { files: string[]; json: boolean } | null {
+  const files: string[] = [];
+  let json = false;
+  for (const a of args) {
+    if (a === '--json') json = true;
+    else if (a === '-' || !a.startsWith('-')) files.push(a);
+    else return null;
+  }
+  return { files, json };
+}
+
+/**
+ * `oomwatch parse ARGS` without commander, when plainParseArgs reads ARGS (bin/oomwatch asks first):
+ * loading commander (and the node:child_process it loads) costs ≈ 6–28 ms and 1.6–9 MB of a
+ * parse's start on Node 20–24 (bench/README.md). Runs the same action main() would; false when
+ * ARGS are not plain (nothing done).
+ */
+export async function runPlainParse(args: readonly string[]): Promise<boolean> {
+  const plain = plainParseArgs(args);
+  if (plain === null) return false;
+  stopQuietlyOnEpipe();
+  await action(runParse)(plain.files, { json: plain.json });
+  return true;
 }
