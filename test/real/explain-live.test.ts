@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { realKernel } from '../helpers/privileged.js';
 import { HOG, exited, makeV1Cgroup, spawnInCgroup, waitOutOomReportRateLimit } from '../helpers/v1cgroup.js';
 import { BIN } from '../helpers/cli.js';
+import { formatBytes } from '../../src/cgroup/size.js';
 import { until } from '../helpers/until.js';
 import type { Story } from '../../src/oom/story.js';
 
@@ -52,6 +53,10 @@ test('explain tells a real kill: pid, cgroup, its own 64M limit, anonymous memor
     assert.equal(s.limit.fired, 'own');
     assert.equal(s.limit.cgroup_version, 1);
     assert.equal(s.limit.memory?.limit_bytes, 64 * M);
+    // The charge that failed did not fit: usage + that charge > limit. An anonymous fault charges
+    // one page, or 2 MiB for a transparent huge page, so usage is within 2 MiB below the limit.
+    const usage = s.limit.memory?.usage_bytes ?? 0;
+    assert.ok(usage <= 64 * M && usage > 62 * M, `usage at the OOM within 2M below the 64M limit: ${usage}`);
     assert.equal(s.composition?.source, 'cgroup-v1');
     assert.equal(s.composition?.parts[0]?.kind, 'anon');
     assert.ok((s.composition?.parts[0]?.share ?? 0) > 0.5, 'the hog held most of the 64M');
@@ -64,7 +69,10 @@ test('explain tells a real kill: pid, cgroup, its own 64M limit, anonymous memor
     assert.equal(text.status, 0, text.stderr);
     assert.doesNotMatch(text.stdout, /undefined|NaN|null/);
     assert.match(text.stdout, new RegExp(`^The kernel's OOM killer killed pid ${hog.pid} "dd" \\(uid 0\\)`));
-    assert.match(text.stdout, /Usage 64\.0M of a 64\.0M limit \(100\.0%\) at the OOM/);
+    const usageLine = /Usage (\S+) of a 64\.0M limit \((\d+\.\d)%\) at the OOM/.exec(text.stdout);
+    assert.ok(usageLine !== null, 'the usage line');
+    assert.equal(usageLine[1], formatBytes(usage));
+    assert.equal(usageLine[2], ((usage / (64 * M)) * 100).toFixed(1));
     assert.match(text.stdout, new RegExp(`the next, pid ${sleeper.pid} "sleep"`));
   } finally {
     await cg.cleanup();
