@@ -32,9 +32,15 @@ test('oomwatch daemon on cgroup v2: a leak predicted before its kill; memory.hig
         t.diagnostic(`warned ${killedAt - (w['time'] as number)} ms before the kill`);
         assert.ok((w['time'] as number) < killedAt, 'warned before the kill');
         assert.equal(w['limit_bytes'], 160 * MiB);
+        // The 30 s horizon holds the whole 20 s leak: the warning fires as soon as the trend has
+        // its samples, so how much has leaked by then is a matter of timing, not asserted. What
+        // is: the trend's rate is the leak's, and anon is the bulk of what reclaim cannot free.
+        const rate = w['growth_bytes_per_second'] as number;
+        assert.ok(rate >= 4 * MiB && rate <= 16 * MiB, `growth ${rate} B/s for a leak of 8 MiB/s`);
         const stat = w['memory_stat'] as Record<string, number>;
-        assert.ok((stat['anon'] ?? 0) > 16 * MiB, `memory.stat breakdown with anon: ${JSON.stringify(stat)}`);
-        assert.ok((w['unreclaimable_bytes'] as number) >= (stat['anon'] ?? 0) * 0.5);
+        const unreclaimable = w['unreclaimable_bytes'] as number;
+        assert.ok((stat['anon'] ?? 0) >= 0.8 * unreclaimable, `anon the bulk of ${unreclaimable} unreclaimable bytes: ${JSON.stringify(stat)}`);
+        assert.ok(unreclaimable <= (w['usage_bytes'] as number), 'unreclaimable within usage');
       } finally {
         await removeTree('w2-leak');
       }
