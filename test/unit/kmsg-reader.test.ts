@@ -12,7 +12,7 @@ import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { openKmsgReader, type KmsgEvent } from '../../src/kmsg/reader.js';
+import { openKmsgReader, readWithoutStack, type KmsgEvent } from '../../src/kmsg/reader.js';
 import { chunkSeq } from '../../src/kmsg/notifier.js';
 import { OomwatchError, ParseError } from '../../src/errors.js';
 import { until } from '../helpers/until.js';
@@ -157,6 +157,27 @@ test('a missing device is an EIO OomwatchError naming the path', async (t) => {
     openKmsgReader({ roots: { kmsg: '/nonexistent/kmsg', proc }, onEvents: () => undefined }),
     (err: unknown) => err instanceof OomwatchError && err.code === 'EIO' && err.message.includes('/nonexistent/kmsg'),
   );
+});
+
+test('a read that finds nothing new throws EAGAIN without a stack trace, and leaves Error.stackTraceLimit as it was', (t) => {
+  const { fifo } = fixture(t);
+  const rd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const wr = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  t.after(() => {
+    closeSync(wr);
+    closeSync(rd);
+  });
+  const buf = Buffer.alloc(64);
+  const before = Error.stackTraceLimit;
+  assert.throws(
+    () => readWithoutStack(rd, buf),
+    (err: NodeJS.ErrnoException) => err.code === 'EAGAIN' && !(err.stack ?? '').includes('\n    at '),
+  );
+  assert.equal(Error.stackTraceLimit, before);
+  assert.match(new Error('after').stack ?? '', /\n    at /, 'errors made afterwards have their stack');
+  writeSync(wr, 'x\n');
+  assert.equal(readWithoutStack(rd, buf), 2);
+  assert.equal(Error.stackTraceLimit, before);
 });
 
 test("the notifier's SEQ of a record it read: from the record's prefix, -1 when it has none", () => {
