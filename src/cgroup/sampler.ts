@@ -33,11 +33,19 @@ export interface MemorySample {
   readonly stat: string | null;
 }
 
+/** A cgroup's usage, limit and peak: what a kill's log line shows of its cgroup. */
+export type CgroupUsage = Pick<MemorySample, 'current' | 'max' | 'peak'>;
+
 /** Reads one cgroup's memory files at each poll; `close()` gives its descriptors back. */
 export interface CgroupSampler {
   readonly path: string;
   /** Throws CgroupGoneError, NotMemoryCgroupError, or a read or parse error. */
   sample(): MemorySample;
+  /**
+   * Only the usage, limit and peak: three small files (v1 and v2 alike), without memory.stat and the
+   * counters a sample reads besides. Throws as sample() does.
+   */
+  usage(): CgroupUsage;
   close(): void;
 }
 

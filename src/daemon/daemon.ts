@@ -99,7 +99,7 @@ export class Daemon {
     const recentKills = (this.recentKills = new RecentKills(config.stateDir, config.recentKills, this.log, now));
     const pipeline = (this.pipeline = new KillPipeline({
       roots, stateDir: config.stateDir, graceMs: 2 * config.pollIntervalMs + 500, registry, log: this.log, now, identities,
-      cgroups: { watches: (p) => this.poller?.watches(p) ?? false, sampleNow: (p) => this.poller?.sampleNow(p) },
+      cgroups: { watches: (p) => this.poller?.watches(p) ?? false, usageNow: (p) => this.poller?.usageNow(p) },
       onKill: (e) => evidence.killed(e), recentKills,
     }));
     this.warner = new NearLimitWarner(config.warn, this.log);

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Roots } from '../roots.js';
-import type { MemorySample } from '../cgroup/sampler.js';
+import type { CgroupUsage, MemorySample } from '../cgroup/sampler.js';
 import { readBootId } from '../kmsg/bootId.js';
 import { openKmsgReader, type KmsgEvent, type KmsgReader, type KmsgReaderOptions, type KmsgWakeMode } from '../kmsg/reader.js';
 import { killTime, readWallClockOffsetUs } from '../kmsg/wallClock.js';
@@ -38,8 +38,8 @@ export type KillLogReader = Pick<KmsgReader, 'bootId' | 'position' | 'wakeMode' 
 /** What the pipeline asks of the cgroup poller, for a kill's log line and its series' retention. */
 export interface CgroupLookup {
   watches(path: string): boolean;
-  /** The cgroup's memory now; undefined when it is not watched or cannot be read. */
-  sampleNow(path: string): MemorySample | undefined;
+  /** The cgroup's usage, limit and peak now; undefined when it is not watched or cannot be read. */
+  usageNow(path: string): CgroupUsage | undefined;
 }
 
 export interface KillPipelineOptions {
@@ -294,7 +294,7 @@ export class KillPipeline {
         const { event, identity, names } = named[i] as NamedKill;
         const cg = event.victim_cgroup;
         this.kills.kill(event, this.now(), cg !== null && this.opts.cgroups.watches(cgroupKey(cg)), names);
-        const s = cg === null ? undefined : this.opts.cgroups.sampleNow(cg);
+        const s = cg === null ? undefined : this.opts.cgroups.usageNow(cg);
         // CLOCK_MONOTONIC in µs as the line is written: comparable with kernel_time_us (the
         // kernel's clock, ≈ CLOCK_MONOTONIC), it gives the detection latency (bench/daemon.ts).
         const detectedMonoUs = Number(process.hrtime.bigint() / 1000n);
@@ -434,7 +434,7 @@ export class KillPipeline {
  * line a counter attributed) falls back to the victim's cgroup's limit now, when that is the one
  * that fired or the report does not say; a system OOM has none.
  */
-function limitBytes(event: OomKillEvent, limit: string | null, s: MemorySample | undefined): number | null {
+function limitBytes(event: OomKillEvent, limit: string | null, s: CgroupUsage | undefined): number | null {
   if (limit === 'none') return null;
   const printed = event.memory?.limit;
   if (printed !== undefined) return printed === 'max' ? null : printed;

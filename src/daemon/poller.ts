@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { MemoryBackend } from '../cgroup/backend.js';
-import { FdBudget, type MemorySample } from '../cgroup/sampler.js';
+import { FdBudget, type CgroupUsage, type MemorySample } from '../cgroup/sampler.js';
 import { parseMaxOpenFiles } from '../proc/limits.js';
 import { CgroupMemoryCollector } from '../collectors/cgroupMemory.js';
 import { CollectorRunner, type CollectorStatus } from '../collectors/runner.js';
@@ -153,6 +153,10 @@ export class CgroupPoller {
 
   sampleNow(path: string): MemorySample | undefined {
     return this.memory.sampleNow(path);
+  }
+
+  usageNow(path: string): CgroupUsage | undefined {
+    return this.memory.usageNow(path);
   }
 
   collectors(): Record<string, CollectorStatus> {

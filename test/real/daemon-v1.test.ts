@@ -66,6 +66,10 @@ describe('oomwatch daemon on the real v1 kernel', realKernel(), () => {
     assert.equal(line['process'], 'dd');
     assert.equal(line['scope'], 'cgroup');
     assert.equal(line['cgroup_limit_bytes'], 64 * M);
+    // Read as the line is written (memory.usage_in_bytes, memory.max_usage_in_bytes): the hog drove the peak to the limit.
+    const peak = line['cgroup_peak_bytes'] as number;
+    assert.ok(peak > 60 * M && peak <= 64 * M, `cgroup_peak_bytes ${peak}: the hog reached the 64M limit`);
+    assert.ok((line['cgroup_usage_bytes'] as number) <= peak, 'usage within the peak');
     assert.equal(typeof line['boot_id'], 'string');
     assert.equal(typeof line['seq'], 'number');
     // The kernel's account of the kill rides on the same line (one JSON line, parsed as one).

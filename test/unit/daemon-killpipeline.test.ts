@@ -68,7 +68,7 @@ test('a kill read from the kernel log: state saved first, then counted and logge
     } as unknown as KillLogReader;
     const p = new KillPipeline({
       roots, stateDir, graceMs: GRACE, registry, log: logAndCheck, now: () => 0,
-      cgroups: { watches: (path) => path === '/batch', sampleNow: (path) => (path === '/batch' ? sample({ current: 60, max: 64, peak: 66 }) : undefined) },
+      cgroups: { watches: (path) => path === '/batch', usageNow: (path) => (path === '/batch' ? { current: 60, max: 64, peak: 66 } : undefined) },
       openReader: async (o) => {
         deliver = o.onEvents;
         return reader;
@@ -119,7 +119,7 @@ test('a kill read from the kernel log: state saved first, then counted and logge
 test('without the kernel log, a cgroup counts the processes killed, not the kernel\'s double count of a group kill', async () => {
   const { dir, registry, lines, log, roots } = setup();
   try {
-    const p = new KillPipeline({ roots, stateDir: join(dir, 'state'), graceMs: GRACE, registry, log, now: () => 0, cgroups: { watches: () => true, sampleNow: () => undefined } });
+    const p = new KillPipeline({ roots, stateDir: join(dir, 'state'), graceMs: GRACE, registry, log, now: () => 0, cgroups: { watches: () => true, usageNow: () => undefined } });
     p.restore();
     await p.follow(false);
     p.cgroupAdded('/g', false);
@@ -142,7 +142,7 @@ test("an unexplained kill in a container's cgroup is named from the container's 
     const identity = { runtime: 'containerd', namespace: 'shop', pod: 'web-0', pod_uid: '0f3c9a2e-5b7d-4c1e-9a8f-2d6e4b1c7a90', container: 'app', image: 'nginx:1', container_name: null, init_pid: 7 } as const;
     const p = new KillPipeline({
       roots, stateDir: join(dir, 'state'), graceMs: GRACE, registry, log, now: () => 0,
-      cgroups: { watches: () => true, sampleNow: () => undefined },
+      cgroups: { watches: () => true, usageNow: () => undefined },
       identities: { get: (c) => (c === id ? identity : undefined) },
     });
     p.restore();
@@ -177,7 +177,7 @@ test('each kill is recorded before the state is saved; found again after a crash
       } as unknown as KillLogReader;
       const p = new KillPipeline({
         roots, stateDir, graceMs: GRACE, registry: new Registry(), log, now: () => 0,
-        cgroups: { watches: () => true, sampleNow: () => undefined },
+        cgroups: { watches: () => true, usageNow: () => undefined },
         recentKills: {
           record: (bootId, k) => {
             cursorAtRecord.push(readState(stateDir)?.cursor.seq);

@@ -127,3 +127,38 @@ test('v2: a group kill\'s double count is taken off the processes killed, not of
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("usage(), for a kill's log line: the sample's current, max and peak from their three files alone (v1, v2)", () => {
+  const v1 = v1Dir(8192, 4096);
+  const v2 = mkdtempSync(join(tmpdir(), 'oomwatch-sampler-v2-'));
+  try {
+    const a = new V1CgroupSampler('/a', v1);
+    const { current, max, peak } = a.sample();
+    assert.deepEqual(a.usage(), { current, max, peak });
+    assert.deepEqual(a.usage(), { current: 8192, max: 64 * 2 ** 20, peak: 16384 });
+    a.close();
+    for (const f of ['memory.stat', 'memory.oom_control', 'memory.failcnt']) rmSync(join(v1, f));
+    const b = new V1CgroupSampler('/a', v1);
+    assert.deepEqual(b.usage(), { current: 8192, max: 64 * 2 ** 20, peak: 16384 }, 'no other v1 file read');
+    assert.throws(() => b.sample(), /memory\.oom_control/);
+    b.close();
+
+    writeFileSync(join(v2, 'cgroup.procs'), '');
+    writeFileSync(join(v2, 'memory.current'), '12288\n');
+    writeFileSync(join(v2, 'memory.max'), 'max\n');
+    const c = new V2CgroupSampler('/g', v2);
+    assert.deepEqual(c.usage(), { current: 12288, max: null, peak: null }, 'no memory.peak (before 5.19): null; no memory.stat or memory.events read');
+    c.close();
+    writeFileSync(join(v2, 'memory.peak'), '20480\n');
+    const d = new V2CgroupSampler('/g', v2);
+    assert.deepEqual(d.usage(), { current: 12288, max: null, peak: 20480 });
+    d.close();
+    rmSync(join(v2, 'memory.current'));
+    const e = new V2CgroupSampler('/g', v2);
+    assert.throws(() => e.usage(), /memory\.current/);
+    e.close();
+  } finally {
+    rmSync(v1, { recursive: true, force: true });
+    rmSync(v2, { recursive: true, force: true });
+  }
+});

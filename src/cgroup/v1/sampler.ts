@@ -1,4 +1,4 @@
-import { CgroupFileReader, type CgroupSampler, type FdBudget, type MemorySample } from '../sampler.js';
+import { CgroupFileReader, type CgroupSampler, type CgroupUsage, type FdBudget, type MemorySample } from '../sampler.js';
 import { parseMemoryOomControl } from '../files/memoryOomControl.js';
 import { parseMemoryValue } from '../files/memoryValue.js';
 import { memoryStatValue } from '../files/memoryStat.js';
@@ -23,15 +23,23 @@ export class V1CgroupSampler implements CgroupSampler {
     return parseMemoryValue(this.f.must(file), this.f.src(file));
   }
 
+  usage(): CgroupUsage {
+    return {
+      current: this.value('memory.usage_in_bytes') ?? 0,
+      max: this.value('memory.limit_in_bytes'),
+      peak: this.value('memory.max_usage_in_bytes'),
+    };
+  }
+
   sample(): MemorySample {
-    const current = this.value('memory.usage_in_bytes') ?? 0;
+    const { current, max, peak } = this.usage();
     const oom = parseMemoryOomControl(this.f.must('memory.oom_control'), this.f.src('memory.oom_control'));
     const stat = this.f.memoryStat(current);
     const inactive = stat === null ? 0 : (memoryStatValue(stat, 'total_inactive_file') ?? 0);
     return {
       current,
-      max: this.value('memory.limit_in_bytes'),
-      peak: this.value('memory.max_usage_in_bytes'),
+      max,
+      peak,
       workingSet: Math.max(0, current - inactive),
       events: { low: null, high: null, max: this.value('memory.failcnt'), oom: null, oom_kill: oom.oom_kill, oom_group_kill: null },
       ownOomKills: oom.oom_kill,

@@ -1,4 +1,4 @@
-import { CgroupFileReader, type CgroupSampler, type FdBudget, type MemorySample } from '../sampler.js';
+import { CgroupFileReader, type CgroupSampler, type CgroupUsage, type FdBudget, type MemorySample } from '../sampler.js';
 import { parseMemoryEvents } from '../files/memoryEvents.js';
 import { parseMemoryPressure } from '../files/memoryPressure.js';
 import { parseMemoryValue } from '../files/memoryValue.js';
@@ -20,20 +20,32 @@ export class V2CgroupSampler implements CgroupSampler {
     this.f = new CgroupFileReader(path, dir, budget);
   }
 
+  usage(): CgroupUsage {
+    const f = this.f;
+    // memory.current first: without it the cgroup is not a memory cgroup (NotMemoryCgroupError),
+    // before an optional file is tried and remembered as missing.
+    const current = parseMemoryValue(f.must('memory.current'), f.src('memory.current')) ?? 0;
+    const peak = f.read('memory.peak');
+    return {
+      current,
+      max: parseMemoryValue(f.must('memory.max'), f.src('memory.max')),
+      peak: peak === undefined ? null : parseMemoryValue(peak, f.src('memory.peak')),
+    };
+  }
+
   sample(): MemorySample {
     const f = this.f;
-    const current = parseMemoryValue(f.must('memory.current'), f.src('memory.current')) ?? 0;
+    const { current, max, peak } = this.usage();
     const stat = f.memoryStat(current);
     const inactive = stat === null ? 0 : (memoryStatValue(stat, 'inactive_file') ?? 0);
-    const peak = f.read('memory.peak');
     const local = f.read('memory.events.local');
     const pressure = f.read('memory.pressure');
     const own = local === undefined ? undefined : parseMemoryEvents(local, f.src('memory.events.local'));
     const ownOomKills = own?.oom_kill ?? null;
     return {
       current,
-      max: parseMemoryValue(f.must('memory.max'), f.src('memory.max')),
-      peak: peak === undefined ? null : parseMemoryValue(peak, f.src('memory.peak')),
+      max,
+      peak,
       workingSet: Math.max(0, current - inactive),
       events: parseMemoryEvents(f.must('memory.events'), f.src('memory.events')),
       ownOomKills,

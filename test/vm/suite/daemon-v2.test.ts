@@ -69,6 +69,10 @@ test('oomwatch daemon on cgroup v2: declared cgroup OOM, memory.events, PSI, a g
       assert.equal(line['victim_cgroup'], '/d2-decl');
       assert.equal(line['attributed_by'], 'kmsg');
       assert.equal(line['cgroup_limit_bytes'], 32 * MiB);
+      // Read as the line is written (memory.current, memory.peak): the hog drove the peak to the limit.
+      const peak = line['cgroup_peak_bytes'] as number;
+      assert.ok(peak > 28 * MiB && peak <= 32 * MiB, `cgroup_peak_bytes ${peak}: the hog reached the 32M limit`);
+      assert.ok((line['cgroup_usage_bytes'] as number) <= peak, 'usage within the peak');
     });
 
     await t.test('memory.oom.group=1, three processes: three kills, not the kernel\'s oom_kill count', async () => {
