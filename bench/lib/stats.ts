@@ -43,6 +43,7 @@ export function report(title: string, o: BenchOutcome): void {
 /** Milliseconds on CLOCK_MONOTONIC (the clock /dev/kmsg timestamps approximate). */
 export const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits ms; a deadline already past (ms ≤ 0, `sleep(until - now)`) waits for nothing (Node warns on a negative timeout). */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 export const round = (v: number, digits = 2): number => Number(v.toFixed(digits));
