@@ -119,7 +119,7 @@ export class CgroupMemoryCollector implements Collector {
 
   /**
    * One cgroup's usage, limit and peak now, for a kill's log line: in the kill's path, so only the
-   * three small files (≈ 20 µs less than a whole sample there, bench/README.md); undefined when it
+   * three small files (≈ 35 µs less than a whole sample there, bench/README.md); undefined when it
    * cannot be read.
    */
   usageNow(path: string): CgroupUsage | undefined {
