@@ -34,9 +34,12 @@ test('oomwatch daemon on cgroup v2: a leak predicted before its kill; memory.hig
         assert.equal(w['limit_bytes'], 160 * MiB);
         // The 30 s horizon holds the whole 20 s leak: the warning fires as soon as the trend has
         // its samples, so how much has leaked by then is a matter of timing, not asserted. What
-        // is: the trend's rate is the leak's, and anon is the bulk of what reclaim cannot free.
+        // is: the trend's rate is the leak's order (8 MiB/s; node's own start-up, ≈ 10 MiB in its
+        // first tenth of a second, can fall within the first samples' fit), and anon is the bulk
+        // of what reclaim cannot free.
         const rate = w['growth_bytes_per_second'] as number;
-        assert.ok(rate >= 4 * MiB && rate <= 16 * MiB, `growth ${rate} B/s for a leak of 8 MiB/s`);
+        t.diagnostic(`growth ${(rate / MiB).toFixed(2)} MiB/s over ${String(w['trend_samples'])} samples, ${String(w['trend_span_s'])} s`);
+        assert.ok(rate >= 4 * MiB && rate <= 32 * MiB, `growth ${rate} B/s for a leak of 8 MiB/s`);
         const stat = w['memory_stat'] as Record<string, number>;
         const unreclaimable = w['unreclaimable_bytes'] as number;
         assert.ok((stat['anon'] ?? 0) >= 0.8 * unreclaimable, `anon the bulk of ${unreclaimable} unreclaimable bytes: ${JSON.stringify(stat)}`);
