@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { OomwatchError, UsageError, isErrno } from '../errors.js';
 import { killTime, parseRfc3339Us } from '../kmsg/wallClock.js';
@@ -211,8 +212,22 @@ export async function readKernelLogs(
   return { parser: parser.stats, feed: feeder.stats };
 }
 
+/**
+ * A parse is one hot loop, over the whole input, in a short-lived process: on V8 12 and later
+ * (Node 22+) it runs as fast on Maglev alone as with TurboFan as well (the 1M-record file, one
+ * core), and TurboFan's own code and zones are ≈ 6.5 MB of its peak RSS (bench/README.md, "The
+ * parse without TurboFan"). The flag only stops functions from being sent to TurboFan, so it is set
+ * before the loop runs. V8 11 (Node 20) has no Maglev by default: there TurboFan stays.
+ */
+export function parseWithoutTurbofan(v8Version: string = process.versions.v8): boolean {
+  if (Number.parseInt(v8Version, 10) < 12) return false;
+  setFlagsFromString('--no-turbofan');
+  return true;
+}
+
 /** `oomwatch parse`: the kills to stdout (a table, or JSON Lines with --json), the summary to stderr. */
 async function runParse(files: string[], opts: { json?: boolean } & KernelLogOptions): Promise<void> {
+  parseWithoutTurbofan();
   let out = '';
   const print = killPrinter(opts.json === true);
   const flush = async (): Promise<void> => {
