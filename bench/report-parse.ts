@@ -117,7 +117,7 @@ function line(label: string, xs: readonly Sample[]): string {
 }
 
 async function main(): Promise<void> {
-  for (let r = 0; r < WARM_UP_ROUNDS; r++) warmUpKillPath();
+  for (let r = 0; r < WARM_UP_ROUNDS; r++) warmUpKillPath(r);
   const cold: Sample[] = [];
   const perRecord: number[][] = RAW.map(() => []).concat([[]]);
   const one: number[] = [];

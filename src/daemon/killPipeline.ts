@@ -224,12 +224,12 @@ export class KillPipeline {
 
   /**
    * Run the parsing and accounting of a kill WARM_UP_ROUNDS times, on the made-up report of
-   * oom/warmup.ts, through ledgers of its own, and name it: the first real kill then runs
-   * optimized code. Nothing reaches the reporters.
+   * oom/warmup.ts in each of its cgroup layouts in turn, through ledgers of its own, and name it:
+   * the first real kill then runs optimized code. Nothing reaches the reporters.
    */
   private warmUp(): void {
     for (let round = 0; round < WARM_UP_ROUNDS; round++) {
-      for (const e of warmUpKillPath()) {
+      for (const e of warmUpKillPath(round)) {
         for (const o of new KillLedger(this.opts.graceMs).onKill(e, 0)) if (o.kind === 'kill') this.named(o.event);
       }
     }
