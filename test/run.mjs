@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Runs the whole suite: every compiled test file of the three host tiers (unit, fixture, real
 // kernel) in one `node --test` run on the node running this script, one file at a time because the
-// real-kernel files share one kernel log and one cgroup tree; then the part that runs on Node 24
-// (below); then the cgroup v2 suite in a qemu VM (test/vm/run) and the systemd VM (test/vm/systemd/run).
-// Node 20's `node --test` takes no glob, so the files are listed here.
+// real-kernel files share one kernel log and one cgroup tree; then the parts that run on Nodes 24
+// and 22 (below); then the cgroup v2 suite in a qemu VM (test/vm/run) and the systemd VM
+// (test/vm/systemd/run). Node 20's `node --test` takes no glob, so the files are listed here.
 // Usage: node test/run.mjs [--no-vm] [--only-vm] [part...]
-//   parts: unit fixture real (on the node running this script) and node24; default: all four.
+//   parts: unit fixture real (on the node running this script), node24 and node22; default: all five.
 import { readdirSync, existsSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -16,24 +16,25 @@ const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith('--')));
 const parts = args.filter((a) => !a.startsWith('--'));
 const TIERS = ['unit', 'fixture', 'real'];
+/**
+ * The supported LTS lines, Node 24 and 22, from the npm registry's node-linux-<arch> package:
+ * `bash scripts/install-deps --test` puts them in .cache/node/<major>. On each run the unit and
+ * fixture tiers, the kernel log reader's real test (woken by the kernel through pipe_wrap, an
+ * internal binding of Node's), and the real daemon's: daemon-runtime (the daemon is this binary,
+ * woken by the kernel, and counts a real kill) and daemon-v1 (kills, a storm, restarts, overruns,
+ * reloads). Its directory comes first on PATH and OOMWATCH_TEST_NODE names it, for
+ * daemon-runtime's checks.
+ */
+const LTS = [24, 22];
+const LTS_PARTS = LTS.map((major) => `node${major}`);
+const LTS_REAL = ['kmsg-reader.test.js', 'daemon-runtime.test.js', 'daemon-v1.test.js'];
 for (const p of parts) {
-  if (![...TIERS, 'node24'].includes(p)) {
-    console.error(`test/run.mjs: unknown part ${p}: use unit, fixture, real or node24`);
+  if (![...TIERS, ...LTS_PARTS].includes(p)) {
+    console.error(`test/run.mjs: unknown part ${p}: use ${[...TIERS, ...LTS_PARTS].join(', ')}`);
     process.exit(2);
   }
 }
-const selected = parts.length > 0 ? parts : [...TIERS, 'node24'];
-
-/**
- * Node 24, the newer of the two supported LTS lines, from the npm registry's node-linux-<arch>
- * package: `bash scripts/install-deps --test` puts it here. On it run the unit and fixture tiers,
- * the kernel log reader's real test (woken by the kernel through pipe_wrap, an internal binding
- * of Node's), and the real daemon's: daemon-runtime (the daemon is this binary, woken by the
- * kernel, and counts a real kill) and daemon-v1 (kills, a storm, restarts, overruns, reloads).
- * Its directory comes first on PATH and OOMWATCH_TEST_NODE names it, for daemon-runtime's checks.
- */
-const NODE24 = join(top, '.cache', 'node', '24', 'bin', 'node');
-const NODE24_REAL = ['kmsg-reader.test.js', 'daemon-runtime.test.js', 'daemon-v1.test.js'];
+const selected = parts.length > 0 ? parts : [...TIERS, ...LTS_PARTS];
 
 function walk(dir) {
   if (!existsSync(dir)) return [];
@@ -59,25 +60,26 @@ if (!flags.has('--only-vm')) {
   const tiers = selected.filter((p) => TIERS.includes(p));
   if (tiers.length > 0) status = runTests(process.execPath, tiers.flatMap(tierFiles));
 
-  if (selected.includes('node24')) {
-    const v = spawnSync(NODE24, ['--version'], { encoding: 'utf8' });
+  for (const major of LTS.filter((m) => selected.includes(`node${m}`))) {
+    const node = join(top, '.cache', 'node', String(major), 'bin', 'node');
+    const v = spawnSync(node, ['--version'], { encoding: 'utf8' });
     const version = v.status === 0 ? v.stdout.trim() : undefined;
-    if (version === undefined || !version.startsWith('v24.')) {
-      const why = `no Node 24 at ${relative(top, NODE24)} (${version ?? v.error?.message ?? v.stderr.trim()}): run \`bash scripts/install-deps --test\``;
+    if (version === undefined || !version.startsWith(`v${major}.`)) {
+      const why = `no Node ${major} at ${relative(top, node)} (${version ?? v.error?.message ?? v.stderr.trim()}): run \`bash scripts/install-deps --test\``;
       // Like a privileged test: CI must run it, elsewhere it may be skipped, loudly.
       if (process.env['CI'] === 'true') {
         console.error(`test/run.mjs: ${why}`);
         status = status || 1;
       } else {
-        console.error(`test/run.mjs: SKIPPED the Node 24 part: ${why}`);
+        console.error(`test/run.mjs: SKIPPED the Node ${major} part: ${why}`);
       }
-    } else {
-      const files = [...tierFiles('unit'), ...tierFiles('fixture'), ...NODE24_REAL.map((f) => join(top, 'dist', 'test', 'real', f))];
-      console.log(`test/run.mjs: on Node ${version} (${relative(top, NODE24)}): the unit and fixture tiers, ${NODE24_REAL.map((f) => `real/${f}`).join(', ')}`);
-      const env = { ...process.env, PATH: `${dirname(NODE24)}:${process.env['PATH'] ?? ''}`, OOMWATCH_TEST_NODE: NODE24 };
-      const s = runTests(NODE24, files, env);
-      status = status || s;
+      continue;
     }
+    const files = [...tierFiles('unit'), ...tierFiles('fixture'), ...LTS_REAL.map((f) => join(top, 'dist', 'test', 'real', f))];
+    console.log(`test/run.mjs: on Node ${version} (${relative(top, node)}): the unit and fixture tiers, ${LTS_REAL.map((f) => `real/${f}`).join(', ')}`);
+    const env = { ...process.env, PATH: `${dirname(node)}:${process.env['PATH'] ?? ''}`, OOMWATCH_TEST_NODE: node };
+    const s = runTests(node, files, env);
+    status = status || s;
   }
 }
 if (!flags.has('--no-vm')) {

@@ -1,6 +1,6 @@
 /**
  * The real daemon on the Node that runs this file. test/run.mjs runs it on the default node and
- * again on Node 24, with OOMWATCH_TEST_NODE naming that binary and its directory first on PATH. The
+ * again on Nodes 24 and 22, with OOMWATCH_TEST_NODE naming that binary and its directory first on PATH. The
  * daemon must then be that very binary, whether the test helpers start it (process.execPath
  * bin/oomwatch) or bin/oomwatch runs as a program (#!/usr/bin/env -S node FLAGS); its kernel log reader must
  * be woken by the kernel (the notifier needs Node's internal pipe_wrap binding, so this is checked
