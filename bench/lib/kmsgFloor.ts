@@ -62,12 +62,14 @@ export interface FloorReader {
  * Start the floor reader at `nice` (the daemon's); resolves once it has seeked to the end of the
  * log. Its output goes to a file, not a pipe: a pipe would wake this process for each of the ≈ 100
  * records of an OOM report, on the CPUs the daemon and the reader need at that very moment.
+ * `command`: another reader with the same output (bench/node-floor.ts), run instead of the C one.
  */
-export async function startFloorReader(nice: number): Promise<FloorReader> {
+export async function startFloorReader(nice: number, command?: readonly string[]): Promise<FloorReader> {
   const { bin, dir, remove } = compileC('kmsg-floor');
   const out = join(dir, 'records.txt');
   const outFd = openSync(out, 'w+');
-  const child: ChildProcess = spawn(bin, [], { stdio: ['ignore', outFd, 'pipe'] });
+  const [file, ...args] = command ?? [bin];
+  const child: ChildProcess = spawn(file as string, args, { stdio: ['ignore', outFd, 'pipe'] });
   children.add(child);
   setPriority(child.pid as number, nice);
   const records: FloorRecord[] = [];
