@@ -220,10 +220,8 @@ export async function readKernelLogs(
  * set before the loop runs. Node 20 and 22 (V8 11.3, 12.4) ship with Maglev off (`--no-maglev` in
  * `node --v8-options`): there TurboFan stays, or the loop would stay in the baseline compiler.
  */
-export function parseWithoutTurbofan(v8Version: string = process.versions.v8): boolean {
-  if (Number.parseInt(v8Version, 10) < 13) return false;
-  setFlagsFromString('--no-turbofan');
-  return true;
+function parseWithoutTurbofan(): void {
+  if (Number.parseInt(process.versions.v8, 10) >= 13) setFlagsFromString('--no-turbofan');
 }
 
 /** `oomwatch parse`: the kills to stdout (a table, or JSON Lines with --json), the summary to stderr. */
