@@ -33,7 +33,7 @@ import { setPriority } from 'node:os';
 import { Agent, request } from 'node:http';
 import { DaemonProcess, parseMetrics, tempDir, type LogLine } from '../test/helpers/daemon.js';
 import { BIN, BIN_NODE_FLAGS } from '../test/helpers/cli.js';
-import { BENCH_CGROUP, children, makeLimited, oomKillCount } from './lib/cgroups.js';
+import { BENCH_CGROUP, children, hog, makeLimited, oomKillCount } from './lib/cgroups.js';
 import { calibrateKernelClock } from './lib/kmsgClock.js';
 import { startFloorReader } from './lib/kmsgFloor.js';
 import { median, monoMs, percentile, sleep, spread, type BenchOutcome } from './lib/stats.js';
@@ -221,18 +221,6 @@ export async function measureScrape(d: DaemonProcess, key: string, quick: boolea
       `${warm} warm-up, ${runs} scrapes 250 ms apart (anywhere in the 1 s poll cycle): median ${median(ms).toFixed(2)} ms (${spread(ms)}) ms`,
     ],
   };
-}
-
-function hog(dir: string, bs: string): Promise<{ pid: number; signal: NodeJS.Signals | null }> {
-  const c = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, 'dd', 'if=/dev/zero', 'of=/dev/null', `bs=${bs}`, 'count=1'], { stdio: 'ignore' });
-  children.add(c);
-  return new Promise((resolve, reject) => {
-    c.once('error', reject);
-    c.once('exit', (_code, signal) => {
-      children.delete(c);
-      resolve({ pid: c.pid as number, signal });
-    });
-  });
 }
 
 export async function measureDetect(d: DaemonProcess, quick: boolean): Promise<BenchOutcome> {

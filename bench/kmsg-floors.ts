@@ -11,10 +11,9 @@
  *
  *   npm run build && node dist/bench/kmsg-floors.js [--kills N]
  */
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { children, cleanupSync, hasV1Memory, installCleanup, isRoot, makeLimited } from './lib/cgroups.js';
+import { cleanupSync, hasV1Memory, hog, installCleanup, isRoot, makeLimited } from './lib/cgroups.js';
 import { compileC, startFloorReader } from './lib/kmsgFloor.js';
 import { machine, monoMs, percentile, sleep } from './lib/stats.js';
 import { UNIT_NICE } from './daemon.js';
@@ -22,18 +21,6 @@ import { UNIT_NICE } from './daemon.js';
 const i = process.argv.indexOf('--kills');
 const KILLS = i >= 0 ? Number(process.argv[i + 1]) : 30;
 const NODE_FLOOR = join(dirname(fileURLToPath(import.meta.url)), 'node-floor.js');
-
-function hog(dir: string): Promise<{ pid: number; signal: NodeJS.Signals | null }> {
-  const c = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec dd if=/dev/zero of=/dev/null bs=128M count=1', dir], { stdio: 'ignore' });
-  children.add(c);
-  return new Promise((resolve, reject) => {
-    c.once('error', reject);
-    c.once('exit', (_code, signal) => {
-      children.delete(c);
-      resolve({ pid: c.pid as number, signal });
-    });
-  });
-}
 
 async function phase(label: string, second: readonly string[], dir: string): Promise<void> {
   const first = await startFloorReader(UNIT_NICE);
@@ -45,7 +32,7 @@ async function phase(label: string, second: readonly string[], dir: string): Pro
       if (n > KILLS * 2) throw new Error(`only ${gaps.length} of ${KILLS} hogs were OOM-killed`);
       await sleep(last + 1000 - monoMs());
       last = monoMs();
-      const h = await hog(dir);
+      const h = await hog(dir, '128M');
       if (h.signal !== 'SIGKILL') continue;
       const match = (m: string): boolean => m.includes(`Killed process ${h.pid} (`);
       const a = await first.wait(match);

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export const MEMORY_MOUNT = '/sys/fs/cgroup/memory';
 export const BENCH_DIR = join(MEMORY_MOUNT, 'oomwatch-bench');
@@ -107,5 +107,18 @@ export function installCleanup(): void {
     } catch (err) {
       console.error(`cleanup of ${BENCH_DIR} failed: ${String(err)}`);
     }
+  });
+}
+
+/** A `dd bs=BS count=1` started in the cgroup at `dir`: one hog to be OOM-killed; resolves when it exits. */
+export function hog(dir: string, bs: string): Promise<{ pid: number; signal: NodeJS.Signals | null }> {
+  const c = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, 'dd', 'if=/dev/zero', 'of=/dev/null', `bs=${bs}`, 'count=1'], { stdio: 'ignore' });
+  children.add(c);
+  return new Promise((resolve, reject) => {
+    c.once('error', reject);
+    c.once('exit', (_code, signal) => {
+      children.delete(c);
+      resolve({ pid: c.pid as number, signal });
+    });
   });
 }
