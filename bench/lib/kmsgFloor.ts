@@ -23,17 +23,23 @@ process.once('exit', () => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
 
-/**
- * Compile bench/c/NAME.c with `cc -O2` into a fresh temp dir; returns the binary and a remover.
- * Throws with the compiler's message when there is no compiler or the file does not compile.
- */
-export function compileC(name: string): { bin: string; dir: string; remove: () => void } {
+/** A fresh temp dir, removed by `remove()` or at exit. */
+function benchTempDir(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'oomwatch-bench-c-'));
   tempDirs.add(dir);
   const remove = () => {
     rmSync(dir, { recursive: true, force: true });
     tempDirs.delete(dir);
   };
+  return { dir, remove };
+}
+
+/**
+ * Compile bench/c/NAME.c with `cc -O2` into a fresh temp dir; returns the binary and a remover.
+ * Throws with the compiler's message when there is no compiler or the file does not compile.
+ */
+export function compileC(name: string): { bin: string; dir: string; remove: () => void } {
+  const { dir, remove } = benchTempDir();
   const bin = join(dir, name);
   const r = spawnSync('cc', ['-O2', '-Wall', '-o', bin, join(C_DIR, `${name}.c`)], { encoding: 'utf8' });
   if (r.status !== 0) {
@@ -65,10 +71,13 @@ export interface FloorReader {
  * `command`: another reader with the same output (bench/node-floor.ts), run instead of the C one.
  */
 export async function startFloorReader(nice: number, command?: readonly string[]): Promise<FloorReader> {
-  const { bin, dir, remove } = compileC('kmsg-floor');
+  // Another reader needs only a dir for its output; the C floor is compiled into its own.
+  const c = command === undefined ? compileC('kmsg-floor') : undefined;
+  const { dir, remove } = c ?? benchTempDir();
+  const argv = command ?? [(c as { bin: string }).bin];
   const out = join(dir, 'records.txt');
   const outFd = openSync(out, 'w+');
-  const [file, ...args] = command ?? [bin];
+  const [file, ...args] = argv;
   const child: ChildProcess = spawn(file as string, args, { stdio: ['ignore', outFd, 'pipe'] });
   children.add(child);
   setPriority(child.pid as number, nice);
