@@ -114,7 +114,8 @@ describe('early warnings on the real v1 kernel', realKernel(), () => {
     assert.equal(k.json['cgroup'], cg.path);
     assert.match(k.env, new RegExp(`^OOMWATCH_PID=${pid}$`, 'm'));
     assert.match(k.env, /^OOMWATCH_PROCESS=python3$/m);
-    const done = d.logs.filter((l) => l.event === 'hook_done');
+    // A hook's files are written before it exits; the daemon logs hook_done once it has reaped it.
+    const done = await until('both hooks to have logged hook_done', () => d.logs.filter((l) => l.event === 'hook_done'), (ls) => ls.length >= 2, { timeoutMs: 10_000 });
     assert.deepEqual(done.map((l) => l['hook']).sort(), ['kill', 'warning'], 'each hook logged its end');
     assert.ok(done.every((l) => l['exit_code'] === 0));
   });
