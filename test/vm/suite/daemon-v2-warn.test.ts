@@ -43,7 +43,10 @@ test('oomwatch daemon on cgroup v2: a leak predicted before its kill; memory.hig
         const stat = w['memory_stat'] as Record<string, number>;
         const unreclaimable = w['unreclaimable_bytes'] as number;
         assert.ok((stat['anon'] ?? 0) >= 0.8 * unreclaimable, `anon the bulk of ${unreclaimable} unreclaimable bytes: ${JSON.stringify(stat)}`);
-        assert.ok(unreclaimable <= (w['usage_bytes'] as number), 'unreclaimable within usage');
+        // memory.stat's counters are flushed from per-CPU deltas in batches, memory.current is exact:
+        // in a leak that is nearly all anon the two can cross by a flush's worth (1 MiB allowed).
+        const usage = w['usage_bytes'] as number;
+        assert.ok(unreclaimable <= usage + MiB, `unreclaimable ${unreclaimable} within usage ${usage} (+ 1 MiB of memory.stat's flush lag)`);
       } finally {
         await removeTree('w2-leak');
       }
